@@ -1,0 +1,268 @@
+// Package sqlite is the embedded store backend: one SQLite database file in WAL
+// mode (pure Go, modernc.org/sqlite), one table per collection holding each
+// document as JSONB, declared indexes as expression indexes over the JSON, and
+// side tables for indexes on nested paths (so that "lines.item" is indexed per
+// array element).
+//
+// All writes go through one connection, so writers never meet "database is
+// locked"; reads use a pool of connections that see committed snapshots (WAL).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/yerp/yerp/engine/store"
+)
+
+func init() {
+	// yerp_path turns a json_tree fullkey into a store path: $.lines[3].item → $.lines.item.
+	sqlite.MustRegisterDeterministicScalarFunction("yerp_path", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		s, ok := args[0].(string)
+		if !ok {
+			return nil, nil
+		}
+		return arrayIndexRE.ReplaceAllString(s, ""), nil
+	})
+}
+
+var arrayIndexRE = regexp.MustCompile(`\[[0-9]+\]`)
+
+// Store is the SQLite backend of store.Store.
+type Store struct {
+	path   string
+	writer *sql.DB // exactly one connection: every write is serialized here
+	reader *sql.DB
+
+	mu    sync.RWMutex
+	colls map[string]*collInfo
+}
+
+// collInfo is what the store knows of a collection: its declared indexes.
+type collInfo struct {
+	indexes map[string]store.Index
+	side    map[string]string // nested path → side table of its multikey index
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path and its directory.
+func Open(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	dsn := func(extra string) string {
+		q := url.Values{}
+		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(0)", "cache_size(-65536)", "temp_store(MEMORY)"} {
+			q.Add("_pragma", p)
+		}
+		if extra != "" {
+			q.Add("_pragma", extra)
+		}
+		return "file:" + path + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn(""))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	if err := w.Ping(); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn("query_only(1)"))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	s := &Store{path: path, writer: w, reader: r, colls: map[string]*collInfo{}}
+	if err := s.init(context.Background()); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes both connection pools.
+func (s *Store) Close() error {
+	return errors.Join(s.reader.Close(), s.writer.Close())
+}
+
+// Path returns the database file.
+func (s *Store) Path() string { return s.path }
+
+const metaDDL = `
+CREATE TABLE IF NOT EXISTS _yerp_collections (name TEXT PRIMARY KEY) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS _yerp_indexes (
+	coll TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL,
+	PRIMARY KEY (coll, name)) WITHOUT ROWID;`
+
+func (s *Store) init(ctx context.Context) error {
+	if _, err := s.writer.ExecContext(ctx, metaDDL); err != nil {
+		return fmt.Errorf("sqlite: create catalog: %w", err)
+	}
+	return s.loadCatalog(ctx)
+}
+
+// loadCatalog reads the collections and indexes from the database into memory.
+func (s *Store) loadCatalog(ctx context.Context) error {
+	colls := map[string]*collInfo{}
+	rows, err := s.writer.QueryContext(ctx, `SELECT name FROM _yerp_collections`)
+	if err != nil {
+		return fmt.Errorf("sqlite: read catalog: %w", err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			rows.Close()
+			return fmt.Errorf("sqlite: read catalog: %w", err)
+		}
+		colls[name] = newCollInfo()
+	}
+	rows.Close()
+	rows, err = s.writer.QueryContext(ctx, `SELECT coll, spec FROM _yerp_indexes`)
+	if err != nil {
+		return fmt.Errorf("sqlite: read catalog: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var coll, spec string
+		if err := rows.Scan(&coll, &spec); err != nil {
+			return fmt.Errorf("sqlite: read catalog: %w", err)
+		}
+		var ix store.Index
+		if err := json.Unmarshal([]byte(spec), &ix); err != nil {
+			return fmt.Errorf("sqlite: index of %s: %w", coll, err)
+		}
+		ci := colls[coll]
+		if ci == nil {
+			ci = newCollInfo()
+			colls[coll] = ci
+		}
+		ci.add(coll, ix)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: read catalog: %w", err)
+	}
+	s.mu.Lock()
+	s.colls = colls
+	s.mu.Unlock()
+	return nil
+}
+
+func newCollInfo() *collInfo {
+	return &collInfo{indexes: map[string]store.Index{}, side: map[string]string{}}
+}
+
+func (ci *collInfo) add(coll string, ix store.Index) {
+	ci.indexes[ix.Name] = ix
+	if len(ix.Keys) == 1 && store.IsNested(ix.Keys[0].Path) {
+		ci.side[ix.Keys[0].Path] = sideTable(coll, ix.Name)
+	}
+}
+
+// info returns what is known of coll, or nil if the collection does not exist.
+func (s *Store) info(coll string) *collInfo {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.colls[coll]
+}
+
+func table(coll string) string           { return `"c_` + coll + `"` }
+func sqlIndex(coll, name string) string  { return `"ix_` + coll + `$` + name + `"` }
+func sideTable(coll, name string) string { return `"mk_` + coll + `$` + name + `"` }
+
+// ensureCollection creates the collection's table inside the write transaction
+// tx; the returned function publishes it to the in-memory catalog after commit.
+func (s *Store) ensureCollection(ctx context.Context, tx *sql.Tx, coll string) (*collInfo, func(), error) {
+	if err := store.CheckCollection(coll); err != nil {
+		return nil, nil, err
+	}
+	if ci := s.info(coll); ci != nil {
+		return ci, func() {}, nil
+	}
+	ddl := `CREATE TABLE IF NOT EXISTS ` + table(coll) + ` (
+		rid INTEGER PRIMARY KEY,
+		id  TEXT NOT NULL UNIQUE,
+		v   INTEGER NOT NULL,
+		doc BLOB NOT NULL);
+		INSERT OR IGNORE INTO _yerp_collections(name) VALUES (?)`
+	if _, err := tx.ExecContext(ctx, ddl, coll); err != nil {
+		return nil, nil, fmt.Errorf("sqlite: create collection %s: %w", coll, err)
+	}
+	ci := newCollInfo()
+	return ci, func() {
+		s.mu.Lock()
+		if s.colls[coll] == nil {
+			s.colls[coll] = ci
+		}
+		s.mu.Unlock()
+	}, nil
+}
+
+// write runs fn in a transaction on the writer connection and commits it.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// uniqueViolation turns a SQLite unique-constraint error into a *store.DuplicateError.
+func uniqueViolation(coll string, ci *collInfo, err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) || se.Code() != sqlite3.SQLITE_CONSTRAINT_UNIQUE && se.Code() != sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+		return err
+	}
+	msg := se.Error()
+	if strings.Contains(msg, " c_"+coll+".id") {
+		return &store.DuplicateError{Collection: coll, Index: "_id", Fields: []string{store.IDField}}
+	}
+	for name, ix := range ci.indexes {
+		if strings.Contains(msg, "'ix_"+coll+"$"+name+"'") || strings.Contains(msg, " mk_"+coll+"$"+name+".") {
+			fields := make([]string, len(ix.Keys))
+			for i, k := range ix.Keys {
+				fields[i] = k.Path
+			}
+			return &store.DuplicateError{Collection: coll, Index: name, Fields: fields}
+		}
+	}
+	return &store.DuplicateError{Collection: coll, Index: "?", Fields: nil}
+}
+
+// Ping checks that the database file can be read.
+func (s *Store) Ping(ctx context.Context) error {
+	var n int
+	err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM _yerp_collections LIMIT 1)`).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("sqlite: ping %s: %w", s.path, err)
+	}
+	return nil
+}
