@@ -1,0 +1,141 @@
+// Command yerp is the one binary of yerp: the server and its operator tools.
+//
+//	yerp serve [--addr :8080] [--data ./data] [--store mongodb://host/db]
+//	yerp version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gofiber/fiber/v3"
+
+	"github.com/yerp/yerp/engine/store"
+	"github.com/yerp/yerp/engine/store/mongo"
+	"github.com/yerp/yerp/engine/store/sqlite"
+	"github.com/yerp/yerp/server"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `yerp: a template-driven ERP for wholesale and distribution.
+
+Usage:
+  yerp serve [flags]   run the server (embedded SQLite store in ./data by default)
+  yerp version         print the version
+
+Run "yerp serve -h" for the flags of serve.
+`
+
+// run executes one command and returns the process exit code.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stderr)
+	case "version":
+		fmt.Fprintln(stdout, "yerp", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "yerp: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port)")
+	data := fs.String("data", "data", "data directory of the embedded SQLite store")
+	storeURI := fs.String("store", "", "MongoDB connection string (mongodb://host:27017/yerp); empty: embedded SQLite in --data")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "yerp serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	st, kind, err := openStore(ctx, *storeURI, *data)
+	if err != nil {
+		fmt.Fprintf(stderr, "yerp serve: %v\n", err)
+		return 1
+	}
+	defer st.Close()
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "yerp serve: listen on %s: %v (use --addr to pick another address)\n", *addr, err)
+		return 1
+	}
+	app := server.New(st, server.Info{Version: version, Store: kind})
+	log.Info("yerp serving", "url", "http://"+ln.Addr().String(), "store", kind, "version", version)
+
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Listener(ln, fiber.ListenConfig{DisableStartupMessage: true})
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			fmt.Fprintf(stderr, "yerp serve: %v\n", err)
+			return 1
+		}
+		return 0
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := app.ShutdownWithContext(shutdown); err != nil {
+		fmt.Fprintf(stderr, "yerp serve: shutdown: %v\n", err)
+		return 1
+	}
+	log.Info("yerp stopped")
+	return 0
+}
+
+// openStore opens MongoDB when uri is set, otherwise SQLite under dataDir.
+func openStore(ctx context.Context, uri, dataDir string) (interface {
+	store.Store
+	server.Pinger
+}, string, error) {
+	if uri == "" {
+		s, err := sqlite.Open(filepath.Join(dataDir, "yerp.db"))
+		return s, "sqlite", err
+	}
+	if !strings.HasPrefix(uri, "mongodb://") && !strings.HasPrefix(uri, "mongodb+srv://") {
+		return nil, "", errors.New("--store must be a mongodb:// or mongodb+srv:// connection string")
+	}
+	db := "yerp"
+	if rest := uri[strings.Index(uri, "//")+2:]; strings.Contains(rest, "/") {
+		if name := strings.SplitN(strings.SplitN(rest, "/", 2)[1], "?", 2)[0]; name != "" {
+			db = name
+		}
+	}
+	s, err := mongo.Open(ctx, uri, db)
+	return s, "mongodb", err
+}

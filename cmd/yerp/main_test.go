@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServeHealthAndShutdown runs "yerp serve" on a loopback port with the
+// embedded store, asks /healthz over real HTTP, and stops it.
+func TestServeHealthAndShutdown(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	code := make(chan int, 1)
+	go func() { code <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", data}, &stdout, &stderr) }()
+
+	urlRE := regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`)
+	var base string
+	for deadline := time.Now().Add(20 * time.Second); base == ""; {
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start; stdout %q stderr %q", stdout.String(), stderr.String())
+		}
+		select {
+		case c := <-code:
+			t.Fatalf("serve exited with %d: %s", c, stderr.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		base = urlRE.FindString(stderr.String())
+	}
+	resp, err := http.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]string
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 || body["status"] != "ok" || body["store"] != "sqlite" {
+		t.Fatalf("healthz: %d %v", resp.StatusCode, body)
+	}
+	if _, err := os.Stat(filepath.Join(data, "yerp.db")); err != nil {
+		t.Fatalf("embedded store file not created in --data: %v", err)
+	}
+	cancel()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("serve exited with %d after shutdown: %s", c, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
+
+func TestCommandLineErrors(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "Usage:"},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"serve", "--no-such-flag"}, 2, "flag provided but not defined"},
+		{[]string{"serve", "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"serve", "--store", "postgres://x", "--addr", "127.0.0.1:0"}, 1, "mongodb://"},
+	}
+	for _, c := range cases {
+		var stdout, stderr syncBuffer
+		got := run(context.Background(), c.args, &stdout, &stderr)
+		if got != c.code || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("yerp %v: exit %d, stderr %q; want exit %d mentioning %q", c.args, got, stderr.String(), c.code, c.want)
+		}
+	}
+	var stdout, stderr syncBuffer
+	if run(context.Background(), []string{"version"}, &stdout, &stderr) != 0 || !strings.HasPrefix(stdout.String(), "yerp ") {
+		t.Errorf("version: %q", stdout.String())
+	}
+}
