@@ -62,7 +62,7 @@ func (s *Store) Aggregate(ctx context.Context, coll string, a store.Aggregation)
 			b.WriteString(cols[i])
 		}
 	}
-	rows, err := s.reader.QueryContext(ctx, b.String(), b.args...)
+	rows, err := s.query(ctx, b.String(), b.args...)
 	if err != nil {
 		if strings.Contains(err.Error(), "integer overflow") {
 			return nil, fmt.Errorf("%w: aggregate %s: a sum exceeds %s", store.ErrInvalid, coll, store.MaxAbs)

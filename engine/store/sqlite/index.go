@@ -36,7 +36,7 @@ func (s *Store) EnsureIndexes(ctx context.Context, coll string, indexes ...store
 				}
 				continue
 			}
-			if err := createIndex(ctx, tx, coll, ci, ix); err != nil {
+			if err := s.createIndex(ctx, tx, coll, ci, ix); err != nil {
 				return err
 			}
 			spec, _ := json.Marshal(ix)
@@ -58,7 +58,7 @@ func (s *Store) EnsureIndexes(ctx context.Context, coll string, indexes ...store
 	return nil
 }
 
-func createIndex(ctx context.Context, tx *sql.Tx, coll string, ci *collInfo, ix store.Index) error {
+func (s *Store) createIndex(ctx context.Context, tx *sql.Tx, coll string, ci *collInfo, ix store.Index) error {
 	dup := func(err error) error {
 		probe := newCollInfo()
 		probe.add(coll, ix)
@@ -109,7 +109,7 @@ func createIndex(ctx context.Context, tx *sql.Tx, coll string, ci *collInfo, ix 
 			return fmt.Errorf("sqlite: create index %s.%s: %w", coll, ix.Name, err)
 		}
 		for _, r := range all {
-			if err := writeSide(ctx, tx, coll, probe, r.rid, r.d, false); err != nil {
+			if err := s.writeSide(ctx, tx, coll, probe, r.rid, r.d, false); err != nil {
 				return dup(err)
 			}
 		}

@@ -23,7 +23,7 @@ func (s *Store) Get(ctx context.Context, coll, id string) (store.Doc, error) {
 		v    int64
 		data string
 	)
-	err := s.reader.QueryRowContext(ctx, `SELECT v, json(doc) FROM `+table(coll)+` WHERE id = ?`, id).Scan(&v, &data)
+	err := s.queryRow(ctx, `SELECT v, json(doc) FROM `+table(coll)+` WHERE id = ?`, id).Scan(&v, &data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: get %s/%s: %w", coll, id, store.ErrNotFound)
 	}
@@ -165,7 +165,7 @@ func (s *Store) Find(ctx context.Context, coll string, q store.Query) (store.Pag
 // findRows appends the rows of one statement to page until it holds q.Limit
 // documents; more reports that a further row exists.
 func (s *Store) findRows(ctx context.Context, coll, text string, args []any, q store.Query, page *store.Page, last *store.Cursor) (more bool, err error) {
-	rows, err := s.reader.QueryContext(ctx, text, args...)
+	rows, err := s.query(ctx, text, args...)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: find in %s: %w", coll, err)
 	}
@@ -237,7 +237,7 @@ func (s *Store) Count(ctx context.Context, coll string, f store.Filter) (int64, 
 	b.WriteString("SELECT count(*) FROM " + table(coll) + " WHERE ")
 	b.where(ci, f)
 	var n int64
-	if err := s.reader.QueryRowContext(ctx, b.String(), b.args...).Scan(&n); err != nil {
+	if err := s.queryRow(ctx, b.String(), b.args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: count %s: %w", coll, err)
 	}
 	return n, nil

@@ -4,7 +4,7 @@
 // side tables for indexes on nested paths (so that "lines.item" is indexed per
 // array element).
 //
-// All writes go through one connection, so writers never meet "database is
+// Writes run one at a time (a Go mutex), so writers never meet "database is
 // locked"; reads use a pool of connections that see committed snapshots (WAL).
 package sqlite
 
@@ -45,8 +45,11 @@ var arrayIndexRE = regexp.MustCompile(`\[[0-9]+\]`)
 // Store is the SQLite backend of store.Store.
 type Store struct {
 	path   string
-	writer *sql.DB // exactly one connection: every write is serialized here
+	writer *sql.DB    // write transactions, one at a time (wmu)
+	wmu    sync.Mutex // serializes writers in Go, so SQLite never answers "locked"
 	reader *sql.DB
+
+	readStmts, writeStmts *stmtCache
 
 	mu    sync.RWMutex
 	colls map[string]*collInfo
@@ -79,8 +82,10 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
+	// Two connections: one runs the write transaction, the other lets the
+	// statement cache prepare a statement while that transaction is open.
+	w.SetMaxOpenConns(2)
+	w.SetMaxIdleConns(2)
 	w.SetConnMaxLifetime(0)
 	if err := w.Ping(); err != nil {
 		w.Close()
@@ -94,7 +99,8 @@ func Open(path string) (*Store, error) {
 	n := max(4, 2*runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{path: path, writer: w, reader: r, colls: map[string]*collInfo{}}
+	s := &Store{path: path, writer: w, reader: r, colls: map[string]*collInfo{},
+		readStmts: newStmtCache(r), writeStmts: newStmtCache(w)}
 	if err := s.init(context.Background()); err != nil {
 		s.Close()
 		return nil, err
@@ -104,6 +110,8 @@ func Open(path string) (*Store, error) {
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
+	s.readStmts.close()
+	s.writeStmts.close()
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }
 
@@ -221,6 +229,8 @@ func (s *Store) ensureCollection(ctx context.Context, tx *sql.Tx, coll string) (
 
 // write runs fn in a transaction on the writer connection and commits it.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
@@ -260,7 +270,7 @@ func uniqueViolation(coll string, ci *collInfo, err error) error {
 // Ping checks that the database file can be read.
 func (s *Store) Ping(ctx context.Context) error {
 	var n int
-	err := s.reader.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM _yerp_collections LIMIT 1)`).Scan(&n)
+	err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM _yerp_collections LIMIT 1)`).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("sqlite: ping %s: %w", s.path, err)
 	}

@@ -20,7 +20,7 @@ func (s *Store) Insert(ctx context.Context, coll string, doc store.Doc) (store.D
 		if err != nil {
 			return err
 		}
-		if err := insertTx(ctx, tx, coll, ci, d); err != nil {
+		if err := s.insertTx(ctx, tx, coll, ci, d); err != nil {
 			return err
 		}
 		publish()
@@ -58,7 +58,7 @@ func (s *Store) InsertMany(ctx context.Context, coll string, docs []store.Doc) (
 				return err
 			}
 			for _, d := range prepared[done:end] {
-				if err := insertTx(ctx, tx, coll, ci, d); err != nil {
+				if err := s.insertTx(ctx, tx, coll, ci, d); err != nil {
 					docErr = err
 					break // commit the ones before the failing document
 				}
@@ -80,12 +80,12 @@ func (s *Store) InsertMany(ctx context.Context, coll string, docs []store.Doc) (
 
 // insertTx inserts one prepared document inside tx, with a savepoint so that a
 // failure leaves the rest of the transaction intact.
-func insertTx(ctx context.Context, tx *sql.Tx, coll string, ci *collInfo, d store.Doc) error {
+func (s *Store) insertTx(ctx context.Context, tx *sql.Tx, coll string, ci *collInfo, d store.Doc) error {
 	data, err := encode(d)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `SAVEPOINT ins`); err != nil {
+	if _, err := s.txExec(ctx, tx, `SAVEPOINT ins`); err != nil {
 		return fmt.Errorf("sqlite: insert into %s: %w", coll, err)
 	}
 	fail := func(err error) error {
@@ -93,14 +93,14 @@ func insertTx(ctx context.Context, tx *sql.Tx, coll string, ci *collInfo, d stor
 		return err
 	}
 	var rid int64
-	err = tx.QueryRowContext(ctx, `INSERT INTO `+table(coll)+`(id, v, doc) VALUES (?, 1, jsonb(?)) RETURNING rid`, d.ID(), string(data)).Scan(&rid)
+	err = s.txQueryRow(ctx, tx, `INSERT INTO `+table(coll)+`(id, v, doc) VALUES (?, 1, jsonb(?)) RETURNING rid`, d.ID(), string(data)).Scan(&rid)
 	if err != nil {
 		return fail(wrapWrite("insert into", coll, ci, err))
 	}
-	if err := writeSide(ctx, tx, coll, ci, rid, d, false); err != nil {
+	if err := s.writeSide(ctx, tx, coll, ci, rid, d, false); err != nil {
 		return fail(err)
 	}
-	if _, err := tx.ExecContext(ctx, `RELEASE ins`); err != nil {
+	if _, err := s.txExec(ctx, tx, `RELEASE ins`); err != nil {
 		return fmt.Errorf("sqlite: insert into %s: %w", coll, err)
 	}
 	return nil
@@ -116,10 +116,10 @@ func wrapWrite(what, coll string, ci *collInfo, err error) error {
 }
 
 // writeSide maintains the side tables of nested-path indexes for one document.
-func writeSide(ctx context.Context, tx *sql.Tx, coll string, ci *collInfo, rid int64, d store.Doc, replace bool) error {
+func (s *Store) writeSide(ctx context.Context, tx *sql.Tx, coll string, ci *collInfo, rid int64, d store.Doc, replace bool) error {
 	for path, side := range ci.side {
 		if replace {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM `+side+` WHERE rid = ?`, rid); err != nil {
+			if _, err := s.txExec(ctx, tx, `DELETE FROM `+side+` WHERE rid = ?`, rid); err != nil {
 				return fmt.Errorf("sqlite: index %s: %w", side, err)
 			}
 		}
@@ -139,7 +139,7 @@ func writeSide(ctx context.Context, tx *sql.Tx, coll string, ci *collInfo, rid i
 				continue // a document may repeat a value in its own array
 			}
 			seen[key] = true
-			if _, err := tx.ExecContext(ctx, `INSERT INTO `+side+`(v, rid) VALUES (?, ?)`, sv, rid); err != nil {
+			if _, err := s.txExec(ctx, tx, `INSERT INTO `+side+`(v, rid) VALUES (?, ?)`, sv, rid); err != nil {
 				return wrapWrite("index", coll, ci, err)
 			}
 		}
@@ -163,14 +163,14 @@ func (s *Store) Replace(ctx context.Context, coll string, doc store.Doc) (store.
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		var rid int64
-		err := tx.QueryRowContext(ctx, `UPDATE `+table(coll)+` SET v = v + 1, doc = jsonb(?) WHERE id = ? AND v = ? RETURNING rid`, string(data), id, version).Scan(&rid)
+		err := s.txQueryRow(ctx, tx, `UPDATE `+table(coll)+` SET v = v + 1, doc = jsonb(?) WHERE id = ? AND v = ? RETURNING rid`, string(data), id, version).Scan(&rid)
 		if errors.Is(err, sql.ErrNoRows) {
-			return missOrConflict(ctx, tx, coll, id)
+			return s.missOrConflict(ctx, tx, coll, id)
 		}
 		if err != nil {
 			return wrapWrite("replace in", coll, ci, err)
 		}
-		return writeSide(ctx, tx, coll, ci, rid, d, true)
+		return s.writeSide(ctx, tx, coll, ci, rid, d, true)
 	})
 	if err != nil {
 		return nil, err
@@ -180,9 +180,9 @@ func (s *Store) Replace(ctx context.Context, coll string, doc store.Doc) (store.
 }
 
 // missOrConflict tells why a version-guarded write matched no row.
-func missOrConflict(ctx context.Context, tx *sql.Tx, coll, id string) error {
+func (s *Store) missOrConflict(ctx context.Context, tx *sql.Tx, coll, id string) error {
 	var v int64
-	err := tx.QueryRowContext(ctx, `SELECT v FROM `+table(coll)+` WHERE id = ?`, id).Scan(&v)
+	err := s.txQueryRow(ctx, tx, `SELECT v FROM `+table(coll)+` WHERE id = ?`, id).Scan(&v)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("sqlite: %s/%s: %w", coll, id, store.ErrNotFound)
@@ -200,14 +200,14 @@ func (s *Store) Delete(ctx context.Context, coll, id string, version int64) erro
 	}
 	return s.write(ctx, func(tx *sql.Tx) error {
 		var rid int64
-		err := tx.QueryRowContext(ctx, `DELETE FROM `+table(coll)+` WHERE id = ? AND v = ? RETURNING rid`, id, version).Scan(&rid)
+		err := s.txQueryRow(ctx, tx, `DELETE FROM `+table(coll)+` WHERE id = ? AND v = ? RETURNING rid`, id, version).Scan(&rid)
 		if errors.Is(err, sql.ErrNoRows) {
-			return missOrConflict(ctx, tx, coll, id)
+			return s.missOrConflict(ctx, tx, coll, id)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: delete %s/%s: %w", coll, id, err)
 		}
-		return writeSide(ctx, tx, coll, ci, rid, nil, true)
+		return s.writeSide(ctx, tx, coll, ci, rid, nil, true)
 	})
 }
 
@@ -230,7 +230,7 @@ func (s *Store) Increment(ctx context.Context, coll string, inc store.Inc) (stor
 			v    int64
 			data string
 		)
-		err = tx.QueryRowContext(ctx, `SELECT rid, v, json(doc) FROM `+table(coll)+` WHERE id = ?`, inc.ID).Scan(&rid, &v, &data)
+		err = s.txQueryRow(ctx, tx, `SELECT rid, v, json(doc) FROM `+table(coll)+` WHERE id = ?`, inc.ID).Scan(&rid, &v, &data)
 		if errors.Is(err, sql.ErrNoRows) {
 			if !inc.Upsert {
 				return fmt.Errorf("sqlite: increment %s/%s: %w", coll, inc.ID, store.ErrNotFound)
@@ -244,7 +244,7 @@ func (s *Store) Increment(ctx context.Context, coll string, inc store.Inc) (stor
 				return err
 			}
 			d[store.VersionField] = int64(1)
-			if err := insertTx(ctx, tx, coll, ci, d); err != nil {
+			if err := s.insertTx(ctx, tx, coll, ci, d); err != nil {
 				return err
 			}
 			publish()
@@ -269,7 +269,7 @@ func (s *Store) Increment(ctx context.Context, coll string, inc store.Inc) (stor
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE `+table(coll)+` SET v = v + 1, doc = jsonb(?) WHERE rid = ?`, string(enc), rid); err != nil {
+		if _, err := s.txExec(ctx, tx, `UPDATE `+table(coll)+` SET v = v + 1, doc = jsonb(?) WHERE rid = ?`, string(enc), rid); err != nil {
 			return wrapWrite("increment in", coll, ci, err)
 		}
 		d[store.VersionField] = v + 1
