@@ -20,15 +20,7 @@ func (s *Store) EnsureIndexes(ctx context.Context, coll string, indexes ...store
 		return err
 	}
 	var added []store.Index
-	var ci *collInfo
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var publish func()
-		var err error
-		ci, publish, err = s.ensureCollection(ctx, tx, coll)
-		if err != nil {
-			return err
-		}
-		publish()
+	err := s.write(ctx, coll, func(tx *sql.Tx, ci *collInfo) error {
 		for _, ix := range indexes {
 			if have, ok := ci.indexes[ix.Name]; ok {
 				if !reflect.DeepEqual(have, ix) {
@@ -50,10 +42,16 @@ func (s *Store) EnsureIndexes(ctx context.Context, coll string, indexes ...store
 	if err != nil {
 		return err
 	}
+	// Readers hold the catalog entry without a lock: publish a new one.
 	s.mu.Lock()
-	for _, ix := range added {
-		ci.add(coll, ix)
+	next := newCollInfo()
+	for _, ix := range s.colls[coll].indexes {
+		next.add(coll, ix)
 	}
+	for _, ix := range added {
+		next.add(coll, ix)
+	}
+	s.colls[coll] = next
 	s.mu.Unlock()
 	return nil
 }

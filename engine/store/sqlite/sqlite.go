@@ -55,7 +55,8 @@ type Store struct {
 	colls map[string]*collInfo
 }
 
-// collInfo is what the store knows of a collection: its declared indexes.
+// collInfo is what the store knows of a collection: its declared indexes. It
+// is immutable once published in Store.colls (EnsureIndexes replaces it).
 type collInfo struct {
 	indexes map[string]store.Index
 	side    map[string]string // nested path → side table of its multikey index
@@ -200,13 +201,14 @@ func sqlIndex(coll, name string) string  { return `"ix_` + coll + `$` + name + `
 func sideTable(coll, name string) string { return `"mk_` + coll + `$` + name + `"` }
 
 // ensureCollection creates the collection's table inside the write transaction
-// tx; the returned function publishes it to the in-memory catalog after commit.
-func (s *Store) ensureCollection(ctx context.Context, tx *sql.Tx, coll string) (*collInfo, func(), error) {
+// tx if it does not exist. It returns the collection's info and whether it is
+// new (to be published to the catalog after the commit).
+func (s *Store) ensureCollection(ctx context.Context, tx *sql.Tx, coll string) (*collInfo, bool, error) {
 	if err := store.CheckCollection(coll); err != nil {
-		return nil, nil, err
+		return nil, false, err
 	}
 	if ci := s.info(coll); ci != nil {
-		return ci, func() {}, nil
+		return ci, false, nil
 	}
 	ddl := `CREATE TABLE IF NOT EXISTS ` + table(coll) + ` (
 		rid INTEGER PRIMARY KEY,
@@ -215,32 +217,38 @@ func (s *Store) ensureCollection(ctx context.Context, tx *sql.Tx, coll string) (
 		doc BLOB NOT NULL);
 		INSERT OR IGNORE INTO _yerp_collections(name) VALUES (?)`
 	if _, err := tx.ExecContext(ctx, ddl, coll); err != nil {
-		return nil, nil, fmt.Errorf("sqlite: create collection %s: %w", coll, err)
+		return nil, false, fmt.Errorf("sqlite: create collection %s: %w", coll, err)
 	}
-	ci := newCollInfo()
-	return ci, func() {
-		s.mu.Lock()
-		if s.colls[coll] == nil {
-			s.colls[coll] = ci
-		}
-		s.mu.Unlock()
-	}, nil
+	return newCollInfo(), true, nil
 }
 
-// write runs fn in a transaction on the writer connection and commits it.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+// write runs fn in a transaction on the writer connection, for the collection
+// coll (created first if needed), and commits it. A new collection becomes
+// known to readers only after the commit, so a failed write leaves no trace.
+func (s *Store) write(ctx context.Context, coll string, fn func(tx *sql.Tx, ci *collInfo) error) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	if err := fn(tx); err != nil {
+	ci, created, err := s.ensureCollection(ctx, tx, coll)
+	if err == nil {
+		err = fn(tx, ci)
+	}
+	if err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	if created {
+		s.mu.Lock()
+		if s.colls[coll] == nil {
+			s.colls[coll] = ci
+		}
+		s.mu.Unlock()
 	}
 	return nil
 }

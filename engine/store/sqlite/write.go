@@ -15,16 +15,8 @@ func (s *Store) Insert(ctx context.Context, coll string, doc store.Doc) (store.D
 	if err != nil {
 		return nil, err
 	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		ci, publish, err := s.ensureCollection(ctx, tx, coll)
-		if err != nil {
-			return err
-		}
-		if err := s.insertTx(ctx, tx, coll, ci, d); err != nil {
-			return err
-		}
-		publish()
-		return nil
+	err = s.write(ctx, coll, func(tx *sql.Tx, ci *collInfo) error {
+		return s.insertTx(ctx, tx, coll, ci, d)
 	})
 	if err != nil {
 		return nil, err
@@ -52,11 +44,7 @@ func (s *Store) InsertMany(ctx context.Context, coll string, docs []store.Doc) (
 		end := min(done+batch, len(prepared))
 		n := 0
 		var docErr error
-		err := s.write(ctx, func(tx *sql.Tx) error {
-			ci, publish, err := s.ensureCollection(ctx, tx, coll)
-			if err != nil {
-				return err
-			}
+		err := s.write(ctx, coll, func(tx *sql.Tx, ci *collInfo) error {
 			for _, d := range prepared[done:end] {
 				if err := s.insertTx(ctx, tx, coll, ci, d); err != nil {
 					docErr = err
@@ -64,7 +52,6 @@ func (s *Store) InsertMany(ctx context.Context, coll string, docs []store.Doc) (
 				}
 				n++
 			}
-			publish()
 			return nil
 		})
 		if err != nil {
@@ -157,11 +144,10 @@ func (s *Store) Replace(ctx context.Context, coll string, doc store.Doc) (store.
 	if err != nil {
 		return nil, err
 	}
-	ci := s.info(coll)
-	if ci == nil {
+	if s.info(coll) == nil {
 		return nil, fmt.Errorf("sqlite: replace %s/%s: %w", coll, id, store.ErrNotFound)
 	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, coll, func(tx *sql.Tx, ci *collInfo) error {
 		var rid int64
 		err := s.txQueryRow(ctx, tx, `UPDATE `+table(coll)+` SET v = v + 1, doc = jsonb(?) WHERE id = ? AND v = ? RETURNING rid`, string(data), id, version).Scan(&rid)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -194,11 +180,10 @@ func (s *Store) missOrConflict(ctx context.Context, tx *sql.Tx, coll, id string)
 
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, coll, id string, version int64) error {
-	ci := s.info(coll)
-	if ci == nil {
+	if s.info(coll) == nil {
 		return fmt.Errorf("sqlite: delete %s/%s: %w", coll, id, store.ErrNotFound)
 	}
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, coll, func(tx *sql.Tx, ci *collInfo) error {
 		var rid int64
 		err := s.txQueryRow(ctx, tx, `DELETE FROM `+table(coll)+` WHERE id = ? AND v = ? RETURNING rid`, id, version).Scan(&rid)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -220,11 +205,7 @@ func (s *Store) Increment(ctx context.Context, coll string, inc store.Inc) (stor
 		return nil, err
 	}
 	var out store.Doc
-	err = s.write(ctx, func(tx *sql.Tx) error {
-		ci, publish, err := s.ensureCollection(ctx, tx, coll)
-		if err != nil {
-			return err
-		}
+	err = s.write(ctx, coll, func(tx *sql.Tx, ci *collInfo) error {
 		var (
 			rid  int64
 			v    int64
@@ -247,7 +228,6 @@ func (s *Store) Increment(ctx context.Context, coll string, inc store.Inc) (stor
 			if err := s.insertTx(ctx, tx, coll, ci, d); err != nil {
 				return err
 			}
-			publish()
 			out = d
 			return nil
 		}

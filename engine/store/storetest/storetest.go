@@ -488,6 +488,13 @@ func testIncrement(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrCondition, "upsert reserve on an empty bin")
 	_, err = s.Get(ctx, "bins", "B@W1")
 	wantErr(t, err, store.ErrNotFound, "bin after a refused upsert")
+	// A refused upsert into a collection that does not exist yet leaves no
+	// trace, and the collection works normally afterwards.
+	_, err = s.Increment(ctx, "fresh_bins", store.Inc{ID: "X", Upsert: true, Deltas: map[string]decimal.Decimal{"reserved": dec("1")}, If: available("1")})
+	wantErr(t, err, store.ErrCondition, "refused upsert into a new collection")
+	_, err = s.Get(ctx, "fresh_bins", "X")
+	wantErr(t, err, store.ErrNotFound, "get after a refused upsert into a new collection")
+	mustInsert(t, s, "fresh_bins", store.Doc{store.IDField: "X"})
 	// Upsert that holds creates the document with SetOnInsert and the deltas.
 	got, err = s.Increment(ctx, "bins", store.Inc{ID: "B@W1", Upsert: true, SetOnInsert: store.Doc{"item": "B", "warehouse": "W1"},
 		Deltas: map[string]decimal.Decimal{"on_hand": dec("12.25")}, If: available("0")})
