@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -128,22 +127,13 @@ func intOrZero(v any) int64 {
 
 // groupValue reads the JSON text of a group key back into the value model.
 func groupValue(v any) (any, error) {
-	var text string
 	switch x := v.(type) {
 	case nil:
 		return nil, nil
 	case string:
-		text = x
+		return parseJSON([]byte(x))
 	case []byte:
-		text = string(x)
-	default:
-		return nil, fmt.Errorf("group key of type %T", v)
+		return parseJSON(x)
 	}
-	dec := json.NewDecoder(strings.NewReader(text))
-	dec.UseNumber()
-	var out any
-	if err := dec.Decode(&out); err != nil {
-		return nil, err
-	}
-	return decodeValue(out)
+	return nil, fmt.Errorf("group key of type %T", v)
 }

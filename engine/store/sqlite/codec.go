@@ -1,10 +1,8 @@
 package sqlite
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"strconv"
 
 	"github.com/yerp/yerp/engine/decimal"
 	"github.com/yerp/yerp/engine/store"
@@ -57,57 +55,13 @@ func encodeValue(v any) (any, error) {
 
 // decode reads stored JSON back into a document with its id and version.
 func decode(id string, v int64, data []byte) (store.Doc, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
+	m, err := parseDoc(data)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: document %s: %w", id, err)
 	}
-	doc := make(store.Doc, len(m)+2)
-	for k, e := range m {
-		dv, err := decodeValue(e)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: document %s field %s: %w", id, k, err)
-		}
-		doc[k] = dv
-	}
-	doc[store.IDField] = id
-	doc[store.VersionField] = v
-	return doc, nil
-}
-
-func decodeValue(v any) (any, error) {
-	switch x := v.(type) {
-	case json.Number:
-		return numberOf(string(x))
-	case map[string]any:
-		for k, e := range x {
-			dv, err := decodeValue(e)
-			if err != nil {
-				return nil, err
-			}
-			x[k] = dv
-		}
-		return x, nil
-	case []any:
-		for i, e := range x {
-			dv, err := decodeValue(e)
-			if err != nil {
-				return nil, err
-			}
-			x[i] = dv
-		}
-		return x, nil
-	}
-	return v, nil
-}
-
-func numberOf(s string) (decimal.Decimal, error) {
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		return decimal.Zero, fmt.Errorf("stored number %q is not a scaled integer", s)
-	}
-	return decimal.FromScaled(n, store.Scale), nil
+	m[store.IDField] = id
+	m[store.VersionField] = v
+	return m, nil
 }
 
 // sqlValue is how a normalized scalar is bound as a parameter, so that it
