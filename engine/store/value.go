@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -215,10 +216,30 @@ func normalizeValue(at string, v any) (any, error) {
 		return out, nil
 	}
 	s, err := scalar(v)
-	if err != nil {
-		return nil, fmt.Errorf("field %s: %w", at, err)
+	if err == nil {
+		return s, nil
 	}
-	return s, nil
+	// Other slices and string-keyed maps ([]decimal.Decimal, map[string]string, ...).
+	rv := reflect.ValueOf(v)
+	switch {
+	case rv.Kind() == reflect.Slice:
+		out := make([]any, rv.Len())
+		for i := range out {
+			ne, err := normalizeValue(fmt.Sprintf("%s[%d]", at, i), rv.Index(i).Interface())
+			if err != nil {
+				return nil, err
+			}
+			out[i] = ne
+		}
+		return out, nil
+	case rv.Kind() == reflect.Map && rv.Type().Key().Kind() == reflect.String:
+		m := make(map[string]any, rv.Len())
+		for it := rv.MapRange(); it.Next(); {
+			m[it.Key().String()] = it.Value().Interface()
+		}
+		return normalizeMap(at, m)
+	}
+	return nil, fmt.Errorf("field %s: %w", at, err)
 }
 
 func normalizeMap(at string, m map[string]any) (map[string]any, error) {

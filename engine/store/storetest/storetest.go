@@ -146,7 +146,9 @@ func testRoundTrip(t *testing.T, s store.Store) {
 			map[string]any{"item": "A", "qty": dec("1.5")},
 			map[string]any{"item": "B", "qty": 2},
 		},
-		"tags": []string{"vip", "north"},
+		"tags":   []string{"vip", "north"},
+		"prices": []decimal.Decimal{dec("1.5"), dec("-2")},
+		"labels": map[string]string{"zh-CN": "订单", "en": "Order"},
 	}
 	got := mustInsert(t, s, "orders", in)
 	if got.ID() == "" || got.Version() != 1 {
@@ -170,7 +172,9 @@ func testRoundTrip(t *testing.T, s store.Store) {
 			map[string]any{"item": "A", "qty": dec("1.5")},
 			map[string]any{"item": "B", "qty": dec("2")},
 		},
-		"tags": []any{"vip", "north"},
+		"tags":   []any{"vip", "north"},
+		"prices": []any{dec("1.5"), dec("-2")},
+		"labels": map[string]any{"zh-CN": "订单", "en": "Order"},
 	}
 	if read.Version() != 1 || read.ID() != got.ID() {
 		t.Fatalf("get: id %q version %v", read.ID(), read[store.VersionField])
