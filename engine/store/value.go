@@ -2,10 +2,11 @@ package store
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -188,32 +189,6 @@ func normalizeValue(at string, v any) (any, error) {
 			out[i] = ne
 		}
 		return out, nil
-	case []string:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = e
-		}
-		return out, nil
-	case []map[string]any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			ne, err := normalizeMap(fmt.Sprintf("%s[%d]", at, i), e)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = ne
-		}
-		return out, nil
-	case []Doc:
-		out := make([]any, len(x))
-		for i, e := range x {
-			ne, err := normalizeMap(fmt.Sprintf("%s[%d]", at, i), e)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = ne
-		}
-		return out, nil
 	}
 	s, err := scalar(v)
 	if err == nil {
@@ -360,7 +335,7 @@ func ApplyDeltas(doc Doc, deltas map[string]decimal.Decimal) (Doc, error) {
 	for k, v := range doc {
 		out[k] = v
 	}
-	for _, p := range sortedKeys(deltas) {
+	for _, p := range slices.Sorted(maps.Keys(deltas)) {
 		cur := decimal.Zero
 		if v, ok := out[p]; ok && v != nil {
 			d, isNum := v.(decimal.Decimal)
@@ -376,15 +351,6 @@ func ApplyDeltas(doc Doc, deltas map[string]decimal.Decimal) (Doc, error) {
 		out[p] = n
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 // CheckQuery validates a Find query and returns it normalized.

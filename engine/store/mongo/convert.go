@@ -2,7 +2,8 @@ package mongo
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -24,7 +25,7 @@ func toBSON(doc store.Doc) (bson.D, error) {
 		}
 		out = append(out, bson.E{Key: store.VersionField, Value: n})
 	}
-	for _, k := range sortedKeys(doc) {
+	for _, k := range slices.Sorted(maps.Keys(doc)) {
 		if k == store.IDField || k == store.VersionField {
 			continue
 		}
@@ -50,7 +51,7 @@ func valueToBSON(v any) (any, error) {
 		return valueToBSON(map[string]any(x))
 	case map[string]any:
 		d := make(bson.D, 0, len(x))
-		for _, k := range sortedKeys(x) {
+		for _, k := range slices.Sorted(maps.Keys(x)) {
 			e, err := valueToBSON(x[k])
 			if err != nil {
 				return nil, err
@@ -189,13 +190,4 @@ func roundTrip(doc store.Doc) (store.Doc, error) {
 		return nil, fmt.Errorf("mongo: encode: %w", err)
 	}
 	return fromRaw(raw)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

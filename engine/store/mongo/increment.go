@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -31,7 +33,7 @@ func (s *Store) Increment(ctx context.Context, coll string, inc store.Inc) (stor
 		return nil, fmt.Errorf("mongo: increment %s: %w", coll, err)
 	}
 	update := bson.D{}
-	for _, p := range sortedKeys(inc.Deltas) {
+	for _, p := range slices.Sorted(maps.Keys(inc.Deltas)) {
 		n, err := store.ScaledOf(inc.Deltas[p])
 		if err != nil {
 			return nil, fmt.Errorf("mongo: increment %s %q: %w", coll, inc.ID, err)

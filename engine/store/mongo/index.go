@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -207,11 +208,11 @@ func (s *Store) writeError(ctx context.Context, coll string, doc store.Doc, inse
 	c := s.db.Collection(coll)
 	dup := &store.DuplicateError{Collection: coll}
 	uniq, _ := s.uniqueIndexes(ctx, c, false)
-	names := sortedKeys(uniq)
+	names := slices.Sorted(maps.Keys(uniq))
 	name := indexFromMessage(err.Error(), names)
 	if name == "" {
 		if listed, lerr := s.uniqueIndexes(ctx, c, true); lerr == nil {
-			uniq, names = listed, sortedKeys(listed)
+			uniq, names = listed, slices.Sorted(maps.Keys(listed))
 			name = indexFromMessage(err.Error(), names)
 		}
 	}

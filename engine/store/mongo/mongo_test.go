@@ -19,6 +19,7 @@ import (
 	"github.com/yerp/yerp/engine/store"
 	"github.com/yerp/yerp/engine/store/mongo"
 	"github.com/yerp/yerp/engine/store/mongo/mongotest"
+	"github.com/yerp/yerp/engine/store/storetest"
 )
 
 var ctx = context.Background()
@@ -53,42 +54,6 @@ func insert(t testing.TB, s store.Store, coll string, d store.Doc) store.Doc {
 		t.Fatalf("insert %v: %v", d, err)
 	}
 	return out
-}
-
-// same compares values of the value model, decimals by value.
-func same(a, b any) bool {
-	switch x := a.(type) {
-	case decimal.Decimal:
-		y, ok := b.(decimal.Decimal)
-		return ok && x.Equal(y)
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			w, ok := y[k]
-			if !ok || !same(v, w) {
-				return false
-			}
-		}
-		return true
-	case store.Doc:
-		y, ok := b.(store.Doc)
-		return ok && same(map[string]any(x), map[string]any(y))
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !same(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	}
-	return a == b
 }
 
 func TestOpenFailsWithoutServer(t *testing.T) {
@@ -147,10 +112,10 @@ func TestStorageFormat(t *testing.T) {
 		"lines": []any{map[string]any{"item": "a", "q": dec("1")}, map[string]any{"item": "b", "q": dec("1.5")}},
 		"tags":  []any{"p", "q"},
 	}
-	if !same(read, want) {
+	if !storetest.Equal(read, want) {
 		t.Errorf("read back\n%v\nwant\n%v", read, want)
 	}
-	if !same(got, read) {
+	if !storetest.Equal(got, read) {
 		t.Errorf("insert returned %v, get %v", got, read)
 	}
 	if _, ok := read["_v"].(int64); !ok {
@@ -166,7 +131,7 @@ func TestStorageFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !same(f, store.Doc{"_id": "foreign", "_v": int64(1), "a": dec("2.5"), "b": dec("1.25")}) {
+	if !storetest.Equal(f, store.Doc{"_id": "foreign", "_v": int64(1), "a": dec("2.5"), "b": dec("1.25")}) {
 		t.Errorf("foreign document read as %v", f)
 	}
 
@@ -497,7 +462,7 @@ func TestGuardedDecrement32Goroutines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !same(d["reserved"], dec("20")) || !same(d["on_hand"], dec("20")) || d.Version() != 21 {
+	if !storetest.Equal(d["reserved"], dec("20")) || !storetest.Equal(d["on_hand"], dec("20")) || d.Version() != 21 {
 		t.Fatalf("after the race: %v", d)
 	}
 
@@ -520,7 +485,7 @@ func TestGuardedDecrement32Goroutines(t *testing.T) {
 	n := 0
 	okCount.Range(func(_, _ any) bool { n++; return true })
 	d, _ = s.Get(ctx, "stock", "sku2")
-	if n != 7 || !same(d["qty"], dec("0")) {
+	if n != 7 || !storetest.Equal(d["qty"], dec("0")) {
 		t.Fatalf("%d decrements of 1.5 from 10.5 succeeded, qty %v", n, d["qty"])
 	}
 }
@@ -547,7 +512,7 @@ func TestUpsertIncrement32Goroutines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !same(d["n"], dec("32")) || d["kind"] != "counter" || d.Version() != 32 {
+	if !storetest.Equal(d["n"], dec("32")) || d["kind"] != "counter" || d.Version() != 32 {
 		t.Fatalf("counter after 32 upserts: %v", d)
 	}
 }
@@ -570,14 +535,14 @@ func TestIncrementCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := store.Doc{"_id": "x", "_v": int64(1), "n": dec("2.25"), "m": dec("-1"), "k": "v"}
-	if !same(d, want) {
+	if !storetest.Equal(d, want) {
 		t.Fatalf("upserted %v, want %v", d, want)
 	}
-	if g, _ := s.Get(ctx, "c", "x"); !same(g, d) {
+	if g, _ := s.Get(ctx, "c", "x"); !storetest.Equal(g, d) {
 		t.Fatalf("get %v, increment returned %v", g, d)
 	}
 	d, err = s.Increment(ctx, "c", store.Inc{ID: "x", Deltas: map[string]decimal.Decimal{"n": dec("0.75"), "fresh": dec("3")}})
-	if err != nil || !same(d, store.Doc{"_id": "x", "_v": int64(2), "n": dec("3"), "m": dec("-1"), "k": "v", "fresh": dec("3")}) {
+	if err != nil || !storetest.Equal(d, store.Doc{"_id": "x", "_v": int64(2), "n": dec("3"), "m": dec("-1"), "k": "v", "fresh": dec("3")}) {
 		t.Fatalf("increment: %v, %v", d, err)
 	}
 	if _, err := s.Increment(ctx, "c", store.Inc{ID: "x", Deltas: one, If: store.Eq("k", "other")}); !errors.Is(err, store.ErrCondition) {
@@ -599,7 +564,7 @@ func TestVersionConflicts(t *testing.T) {
 	d := insert(t, s, "docs", store.Doc{"_id": "a", "v": 1})
 	d["v"] = 2
 	r, err := s.Replace(ctx, "docs", d)
-	if err != nil || r.Version() != 2 || !same(r["v"], dec("2")) {
+	if err != nil || r.Version() != 2 || !storetest.Equal(r["v"], dec("2")) {
 		t.Fatalf("replace: %v, %v", r, err)
 	}
 	d["v"] = 3 // still _v 1
@@ -612,7 +577,7 @@ func TestVersionConflicts(t *testing.T) {
 	if _, err := s.Replace(ctx, "docs", store.Doc{"_id": "zz", "_v": int64(1)}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("replace missing: %v", err)
 	}
-	if g, _ := s.Get(ctx, "docs", "a"); !same(g["v"], dec("2")) || g.Version() != 2 {
+	if g, _ := s.Get(ctx, "docs", "a"); !storetest.Equal(g["v"], dec("2")) || g.Version() != 2 {
 		t.Errorf("failed writes changed the document: %v", g)
 	}
 	if err := s.Delete(ctx, "docs", "a", 2); err != nil {
@@ -688,7 +653,7 @@ func TestClaims(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("increment after release: %v", err)
 	}
-	if g, _ := s.Get(ctx, "docs", "a"); !same(g["v"], dec("3")) || g.Version() != 3 {
+	if g, _ := s.Get(ctx, "docs", "a"); !storetest.Equal(g["v"], dec("3")) || g.Version() != 3 {
 		t.Fatalf("after increment: %v", g)
 	}
 	if n, _ := claims.CountDocuments(ctx, bson.D{}); n != 0 {
@@ -850,7 +815,7 @@ func TestAggregate(t *testing.T) {
 			t.Fatalf("aggregation %d: %d rows %v, want %v", i, len(got), got, want)
 		}
 		for j := range got {
-			if !same(got[j], want[j]) {
+			if !storetest.Equal(got[j], want[j]) {
 				t.Errorf("aggregation %d row %d: %v, want %v", i, j, got[j], want[j])
 			}
 		}
@@ -861,7 +826,7 @@ func TestAggregate(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantRows := []store.Doc{{"cat": "a", "sub.k": nil, "n": int64(2)}, {"cat": "a", "sub.k": "x", "n": int64(1)}}
-	if !same(rowsAsAny(rows), rowsAsAny(wantRows)) {
+	if !storetest.Equal(rowsAsAny(rows), rowsAsAny(wantRows)) {
 		t.Errorf("null and missing keys: %v", rows)
 	}
 	if _, err := s.Aggregate(ctx, "sales", store.Aggregation{}); !errors.Is(err, store.ErrInvalid) {
@@ -903,7 +868,7 @@ func TestAggregateLargeSums(t *testing.T) {
 		{"g": "x", "total": dec("27000000000000"), "avg": big},
 		{"g": "y", "total": dec("10"), "avg": dec("0.01")},
 	}
-	if !same(rowsAsAny(rows), rowsAsAny(want)) {
+	if !storetest.Equal(rowsAsAny(rows), rowsAsAny(want)) {
 		t.Fatalf("large sums: %v", rows)
 	}
 }

@@ -3,12 +3,12 @@ package sqlite
 import (
 	"bytes"
 	"encoding/json"
-	"reflect"
 	"strconv"
 	"testing"
 
 	"github.com/yerp/yerp/engine/decimal"
 	"github.com/yerp/yerp/engine/store"
+	"github.com/yerp/yerp/engine/store/storetest"
 )
 
 // reference decodes with encoding/json and converts numbers, the slow and
@@ -105,41 +105,9 @@ func checkParse(t *testing.T, data []byte) {
 		}
 		t.Fatalf("%q: %v, want %#v", data, gotErr, want)
 	}
-	if !equalJSON(got, want) {
+	if !storetest.Equal(got, want) {
 		t.Fatalf("%q: got %#v, want %#v", data, got, want)
 	}
-}
-
-func equalJSON(a, b any) bool {
-	if x, ok := a.(decimal.Decimal); ok {
-		y, ok := b.(decimal.Decimal)
-		return ok && x.Equal(y)
-	}
-	switch x := a.(type) {
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k := range x {
-			if !equalJSON(x[k], y[k]) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !equalJSON(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	}
-	return reflect.DeepEqual(a, b)
 }
 
 // hasNonInteger reports whether any number token in data is not an integer.

@@ -85,8 +85,9 @@ func wantErr(t testing.TB, err, target error, what string) {
 	}
 }
 
-// equalValue compares values of the store's value model (decimals by number).
-func equalValue(a, b any) bool {
+// Equal compares two values of the store's value model: decimals by number
+// (1.50 equals 1.5), documents and arrays element by element.
+func Equal(a, b any) bool {
 	switch x := a.(type) {
 	case decimal.Decimal:
 		y, ok := b.(decimal.Decimal)
@@ -97,20 +98,20 @@ func equalValue(a, b any) bool {
 			return false
 		}
 		for k, v := range x {
-			if w, ok := y[k]; !ok || !equalValue(v, w) {
+			if w, ok := y[k]; !ok || !Equal(v, w) {
 				return false
 			}
 		}
 		return true
 	case store.Doc:
-		return equalValue(map[string]any(x), map[string]any(asDoc(b)))
+		return Equal(map[string]any(x), map[string]any(asDoc(b)))
 	case []any:
 		y, ok := b.([]any)
 		if !ok || len(x) != len(y) {
 			return false
 		}
 		for i := range x {
-			if !equalValue(x[i], y[i]) {
+			if !Equal(x[i], y[i]) {
 				return false
 			}
 		}
@@ -180,7 +181,7 @@ func testRoundTrip(t *testing.T, s store.Store) {
 		t.Fatalf("get: id %q version %v", read.ID(), read[store.VersionField])
 	}
 	for k, v := range want {
-		if !equalValue(v, read[k]) {
+		if !Equal(v, read[k]) {
 			t.Errorf("field %s: got %#v, want %#v", k, read[k], v)
 		}
 	}
@@ -459,12 +460,12 @@ func testIncrement(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalValue(got["reserved"], dec("10")) || got.Version() != 2 || got["item"] != "A" {
+	if !Equal(got["reserved"], dec("10")) || got.Version() != 2 || got["item"] != "A" {
 		t.Fatalf("after reserving 7.5: %v", got)
 	}
 	_, err = s.Increment(ctx, "bins", store.Inc{ID: bin.ID(), Deltas: map[string]decimal.Decimal{"reserved": dec("0.001")}, If: available("0.001")})
 	wantErr(t, err, store.ErrCondition, "reserve beyond available")
-	if cur := mustGet(t, s, "bins", bin.ID()); !equalValue(cur["reserved"], dec("10")) || cur.Version() != 2 {
+	if cur := mustGet(t, s, "bins", bin.ID()); !Equal(cur["reserved"], dec("10")) || cur.Version() != 2 {
 		t.Fatalf("refused increment changed the bin: %v", cur)
 	}
 	// Several fields at once, and the guard may combine conditions.
@@ -476,7 +477,7 @@ func testIncrement(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalValue(got["on_hand"], dec("6")) || !equalValue(got["reserved"], dec("6")) || !equalValue(got["shipped"], dec("4")) {
+	if !Equal(got["on_hand"], dec("6")) || !Equal(got["reserved"], dec("6")) || !Equal(got["shipped"], dec("4")) {
 		t.Fatalf("after shipping 4 from reserved: %v", got)
 	}
 	// An increment moves the version: a replace based on an older read conflicts.
@@ -505,12 +506,12 @@ func testIncrement(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Version() != 1 || got["item"] != "B" || !equalValue(got["on_hand"], dec("12.25")) {
+	if got.Version() != 1 || got["item"] != "B" || !Equal(got["on_hand"], dec("12.25")) {
 		t.Fatalf("upserted bin: %v", got)
 	}
 	got, err = s.Increment(ctx, "bins", store.Inc{ID: "B@W1", Upsert: true, SetOnInsert: store.Doc{"item": "B", "warehouse": "W1"},
 		Deltas: map[string]decimal.Decimal{"on_hand": dec("0.75")}})
-	if err != nil || !equalValue(got["on_hand"], dec("13")) || got.Version() != 2 {
+	if err != nil || !Equal(got["on_hand"], dec("13")) || got.Version() != 2 {
 		t.Fatalf("second upsert adds to the existing bin: %v, %v", got, err)
 	}
 	// Incrementing a text field is refused.
@@ -555,7 +556,7 @@ func testDecrementRace(t *testing.T, s store.Store) {
 		t.Fatalf("%d decrements succeeded and %d were refused; want exactly %d and %d", ok.Load(), refused.Load(), onHand-reserved, goroutines*tries-(onHand-reserved))
 	}
 	got := mustGet(t, s, "bins", bin.ID())
-	if !equalValue(got["on_hand"], dec(fmt.Sprint(reserved))) {
+	if !Equal(got["on_hand"], dec(fmt.Sprint(reserved))) {
 		t.Fatalf("on_hand %v after the race, want %d (never below reserved)", got["on_hand"], reserved)
 	}
 	if got.Version() != 1+onHand-reserved {
@@ -863,7 +864,7 @@ func testProjectionCount(t *testing.T, s store.Store) {
 		t.Fatalf("find: %v, %v", page, err)
 	}
 	d := page.Docs[0]
-	if d["code"] != "A" || !equalValue(d["price"], dec("2")) || d.ID() == "" || d.Version() != 1 {
+	if d["code"] != "A" || !Equal(d["price"], dec("2")) || d.ID() == "" || d.Version() != 1 {
 		t.Fatalf("projected document lacks requested fields: %v", d)
 	}
 	if _, ok := d["cost"]; ok {
@@ -898,7 +899,7 @@ func testDecimals(t *testing.T, s store.Store) {
 	if err != nil || len(rows) != 1 {
 		t.Fatalf("sum: %v, %v", rows, err)
 	}
-	if !equalValue(rows[0]["total"], dec("0.3")) {
+	if !Equal(rows[0]["total"], dec("0.3")) {
 		t.Fatalf("0.1 + 0.2 = %v, want exactly 0.3", rows[0]["total"])
 	}
 	if n, _ := s.Count(ctx, "amounts", store.Eq("v", dec("0.3").Neg())); n != 1 {
@@ -1005,7 +1006,7 @@ func checkRows(t testing.TB, name string, got, want []store.Doc) {
 			continue
 		}
 		for k, v := range want[i] {
-			if !equalValue(v, got[i][k]) {
+			if !Equal(v, got[i][k]) {
 				t.Errorf("%s: row %d %s = %#v, want %#v", name, i, k, got[i][k], v)
 			}
 		}
