@@ -1,6 +1,7 @@
 // Command yerp is the one binary of yerp: the server and its operator tools.
 //
 //	yerp serve [--addr :8080] [--data ./data] [--store mongodb://host/db]
+//	yerp check DIR
 //	yerp version
 package main
 
@@ -38,6 +39,7 @@ const usage = `yerp: a template-driven ERP for wholesale and distribution.
 
 Usage:
   yerp serve [flags]   run the server (embedded SQLite store in ./data by default)
+  yerp check DIR       check a template package, or a catalog of packages
   yerp version         print the version
 
 Run "yerp serve -h" for the flags of serve.
@@ -52,6 +54,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return serve(ctx, args[1:], stderr)
+	case "check":
+		return check(args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "yerp", version)
 		return 0

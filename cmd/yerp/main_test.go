@@ -105,3 +105,37 @@ func TestCommandLineErrors(t *testing.T) {
 		t.Errorf("version: %q", stdout.String())
 	}
 }
+
+func TestCheckCommand(t *testing.T) {
+	var stdout, stderr syncBuffer
+	if code := run(context.Background(), []string{"check", "../../templates"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("yerp check templates: exit %d\n%s", code, stderr.String())
+	}
+	if !strings.HasPrefix(stdout.String(), "ok: ") || !strings.Contains(stdout.String(), "entities") {
+		t.Fatalf("summary: %q", stdout.String())
+	}
+
+	dir := filepath.Join(t.TempDir(), "shop")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"package.yaml": "package: shop\nversion: 1.0.0\nlabel: {zh-CN: 商店, en: Shop}\n",
+		"order.yaml":   "entity: order\nlabel: {zh-CN: 订单, en: Order}\nfields:\n  qty: {type: int, label: {zh-CN: 数量, en: Qty}, requird: true}\n  total: {type: money, label: {zh-CN: 合计, en: Total}, compute: \"qty * prce\"}\n",
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdout, stderr = syncBuffer{}, syncBuffer{}
+	code := run(context.Background(), []string{"check", dir}, &stdout, &stderr)
+	want := dir + `/order.yaml:4:49: unknown key "requird" in fields.qty (did you mean "required"?)`
+	if code != 1 || !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "1 errors, 0 warnings") {
+		t.Fatalf("yerp check of a broken package: exit %d\n%s\nwant exit 1 and %q", code, stderr.String(), want)
+	}
+	stdout, stderr = syncBuffer{}, syncBuffer{}
+	if code := run(context.Background(), []string{"check"}, &stdout, &stderr); code != 2 {
+		t.Fatalf("yerp check without a folder: exit %d", code)
+	}
+}

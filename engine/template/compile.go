@@ -1,0 +1,193 @@
+package template
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Program is one compiled expression of a template, ready to run against an
+// environment built by the engine.
+type Program struct {
+	Src  string
+	File string
+	Pos  Pos
+	Type reflect.Type // the type the checker inferred for its result
+	Env  reflect.Type // the struct type Run expects a value of
+	prog *vm.Program
+}
+
+// Run evaluates the program against env (a value of its environment type).
+func (p *Program) Run(env any) (any, error) { return expr.Run(p.prog, env) }
+
+// want is what a place expects of an expression's result.
+type want struct {
+	what string       // "a boolean", "the field's type", ...
+	typ  reflect.Type // nil: any type
+	link string       // for a link field: the target entity (a record of it or its id is fine)
+}
+
+var wantBool = want{what: "true or false", typ: tBool}
+
+// compileExpr compiles e in env, reports any error at its place in the file,
+// and checks the result against w. prefix is text wrapped around the source
+// before compiling (for row expressions: "map(lines, "), whose length is
+// taken off error columns.
+func compileExpr(d diags, e Expr, env reflect.Type, w want, place string, prefix, suffix string) *Program {
+	if !e.IsSet() {
+		return nil
+	}
+	if strings.TrimSpace(e.Src) == "" {
+		d.errorf(e.Pos, "write an expression, e.g. \"true\" or \"qty > 0\"", "%s: the expression is empty", place)
+		return nil
+	}
+	opts := append([]expr.Option{expr.Env(reflect.New(env).Elem().Interface())}, exprOptions...)
+	prog, err := expr.Compile(prefix+e.Src+suffix, opts...)
+	if err != nil {
+		msg, p := exprError(err, e.Pos, len(prefix))
+		hint := exprHint(msg, env)
+		if m := noFieldRE.FindStringSubmatch(msg); m != nil {
+			// "type struct { F_qty ... `expr:"qty"` ... } has no field qtty": name
+			// the field, and suggest one of the record's own.
+			var names []string
+			for _, t := range tagRE.FindAllStringSubmatch(m[1], -1) {
+				names = append(names, t[1])
+			}
+			msg, hint = fmt.Sprintf("unknown field %s", m[2]), didYouMean(m[2], names)
+		}
+		d.errorf(p, hint, "%s: %s", place, msg)
+		return nil
+	}
+	out := &Program{Src: e.Src, File: d.file, Pos: e.Pos, Env: env, prog: prog}
+	t := prog.Node().Type()
+	if t != nil && prefix != "" && t.Kind() == reflect.Slice {
+		t = t.Elem() // map(rows, x) gives []T: the row expression is a T
+	}
+	out.Type = t
+	if !assignable(t, w) {
+		d.errorf(e.Pos, "", "%s: the expression gives %s, want %s", place, typeName(t), w.what)
+		return nil
+	}
+	return out
+}
+
+var (
+	noFieldRE = regexp.MustCompile(`^type (struct \{.*\}) has no field (\w+)`)
+	tagRE     = regexp.MustCompile(`expr:\\?"(\w+)\\?"`)
+)
+
+// exprError turns an expr-lang error into a message and a file position.
+func exprError(err error, at Pos, prefixLen int) (string, Pos) {
+	var fe *file.Error
+	if !errors.As(err, &fe) {
+		return err.Error(), at
+	}
+	p := at
+	col := fe.Column - prefixLen
+	if fe.Line > 1 {
+		p.Line += fe.Line - 1
+		p.Col = 1
+	}
+	if col > 0 {
+		p.Col += col
+	}
+	return fe.Message, p
+}
+
+// exprHint suggests a field name for "unknown name" errors.
+func exprHint(msg string, env reflect.Type) string {
+	const unknown = "unknown name "
+	if !strings.HasPrefix(msg, unknown) {
+		return ""
+	}
+	name := strings.Fields(strings.TrimPrefix(msg, unknown))[0]
+	var names []string
+	for i := 0; i < env.NumField(); i++ {
+		if tag := env.Field(i).Tag.Get("expr"); tag != "" {
+			names = append(names, tag)
+		}
+	}
+	return didYouMean(name, names)
+}
+
+// assignable reports whether a result of type t fits the place w.
+func assignable(t reflect.Type, w want) bool {
+	if w.typ == nil || t == nil || t.Kind() == reflect.Interface {
+		return true
+	}
+	if t == w.typ {
+		return true
+	}
+	switch {
+	case w.typ == tDecimal:
+		return t.Kind() == reflect.Int || t.Kind() == reflect.Float64
+	case w.link != "":
+		return t == tString || t.Kind() == reflect.Struct
+	case w.typ.Kind() == reflect.Slice && t.Kind() == reflect.Slice:
+		return true // table copied from table: row by row, matching columns
+	}
+	return false
+}
+
+// typeName names a Go type in the words of the template language.
+func typeName(t reflect.Type) string {
+	if t == nil {
+		return "nothing"
+	}
+	switch {
+	case t == tDecimal:
+		return "a decimal number"
+	case t == tString:
+		return "text"
+	case t == tBool:
+		return "true or false"
+	case t == tTime:
+		return "a date"
+	case t.Kind() == reflect.Int:
+		return "a whole number"
+	case t.Kind() == reflect.Float64:
+		return "a number"
+	case t.Kind() == reflect.Slice:
+		return "a list"
+	case t.Kind() == reflect.Struct:
+		return "a record"
+	}
+	return fmt.Sprint(t)
+}
+
+// fieldWant is what a value expression for field f must give.
+func (b *typeBuilder) fieldWant(f *FieldDecl) want {
+	t := b.fieldType(f, 0)
+	w := want{what: fieldTypeWords(f), typ: t}
+	if f.Type.V == "link" {
+		w.link = f.To.V
+		w.typ = tString
+	}
+	return w
+}
+
+func fieldTypeWords(f *FieldDecl) string {
+	switch f.Type.V {
+	case "int":
+		return "a whole number (int field)"
+	case "decimal", "money", "quantity", "percent":
+		return "a number (" + f.Type.V + " field)"
+	case "bool":
+		return "true or false (bool field)"
+	case "date", "datetime":
+		return "a date (" + f.Type.V + " field)"
+	case "link":
+		return "a record of " + f.To.V + " or its id (link field)"
+	case "table":
+		return "a list of rows (table field)"
+	case "multiselect":
+		return "a list of options (multiselect field)"
+	}
+	return "text (" + f.Type.V + " field)"
+}
