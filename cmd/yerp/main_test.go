@@ -139,3 +139,45 @@ func TestCheckCommand(t *testing.T) {
 		t.Fatalf("yerp check without a folder: exit %d", code)
 	}
 }
+
+// TestTemplateCommands installs, exports and imports through the command line,
+// between two data directories (a test and a production installation).
+func TestTemplateCommands(t *testing.T) {
+	test, prod := filepath.Join(t.TempDir(), "test"), filepath.Join(t.TempDir(), "prod")
+	yerp := func(args ...string) (int, string, string) {
+		var stdout, stderr syncBuffer
+		code := run(context.Background(), append([]string{"template"}, args...), &stdout, &stderr)
+		return code, stdout.String(), stderr.String()
+	}
+	if code, out, errs := yerp("install", "core", "--data", test); code != 0 || !strings.Contains(out, "core: (not installed) -> 1.0.0") || !strings.Contains(out, "new entity customer") {
+		t.Fatalf("install: %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, _ := yerp("list", "--data", test); code != 0 || !strings.Contains(out, "installed 1.0.0") {
+		t.Fatalf("list: %d %s", code, out)
+	}
+	bundle := filepath.Join(t.TempDir(), "core.json")
+	if code, _, errs := yerp("export", "core", "--data", test, "-o", bundle); code != 0 {
+		t.Fatalf("export: %d %s", code, errs)
+	}
+	if code, out, _ := yerp("import", bundle, "--data", prod, "--dry-run"); code != 0 || !strings.Contains(out, "dry run: nothing was changed") || !strings.Contains(out, "file customer.yaml: added") {
+		t.Fatalf("import dry run: %d %s", code, out)
+	}
+	if code, out, _ := yerp("list", "--data", prod); code != 0 || !strings.Contains(out, "not installed") {
+		t.Fatalf("dry run installed something: %s", out)
+	}
+	if code, _, errs := yerp("import", bundle, "--data", prod); code != 0 {
+		t.Fatalf("import: %d %s", code, errs)
+	}
+	if code, out, _ := yerp("versions", "core", "--data", prod); code != 0 || !strings.Contains(out, "imported core 1.0.0") {
+		t.Fatalf("versions: %d %s", code, out)
+	}
+	if code, _, errs := yerp("rollback", "core", "0.9.0", "--data", prod); code != 1 || !strings.Contains(errs, `core has no version "0.9.0" (published: 1.0.0 (#1))`) {
+		t.Fatalf("rollback to a missing version: %d %s", code, errs)
+	}
+	if code, _, errs := yerp("install", "--data", prod); code != 2 || !strings.Contains(errs, "want 1 argument(s), got 0") {
+		t.Fatalf("install without a name: %d %s", code, errs)
+	}
+	if code, out, errs := yerp("uninstall", "core", "--data", prod); code != 0 || !strings.Contains(out, "uninstalled core") {
+		t.Fatalf("uninstall: %d %s %s", code, out, errs)
+	}
+}

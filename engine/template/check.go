@@ -154,6 +154,10 @@ func (c *checker) collectEntities(sources []*Source) {
 			if base != e.Entity.V {
 				d.errorf(e.Entity.Pos, "name the file "+e.Entity.V+".yaml, or the entity "+base, "entity %q is in file %s.yaml", e.Entity.V, base)
 			}
+			if strings.HasPrefix(e.Entity.V, "sys_") {
+				d.errorf(e.Entity.Pos, "names starting with sys_ belong to the system's own collections", "entity name %q is reserved", e.Entity.V)
+				continue
+			}
 			if prev, dup := c.model.Entities[e.Entity.V]; dup {
 				d.errorf(e.Entity.Pos, "entity names are global across packages; rename one", "entity %q is already defined in %s", e.Entity.V, prev.File)
 				continue
@@ -319,7 +323,13 @@ func (ec *entityCheck) field(name Str, f *FieldDecl, place string, row *FieldDec
 	ec.compile(f.RequiredWhen, s, wantBool, place+".required_when")
 	ec.compile(f.VisibleWhen, s, wantBool, place+".visible_when")
 	ec.compile(f.ReadonlyWhen, s, wantBool, place+".readonly_when")
-	ec.compile(f.Migrate, s, want{}, place+".migrate")
+	if f.Migrate.IsSet() {
+		// migrate reads the value stored under the old type, unknown here: the
+		// field is untyped for it; publishing compiles it against the old model.
+		if p := compileExpr(ec.d, f.Migrate, withAnyField(ec.types.env(ec.e, s), name.V), ec.types.fieldWant(f), place+".migrate", "", ""); p != nil {
+			ec.m.Programs[place+".migrate"] = p
+		}
+	}
 	if f.Filter.IsSet() {
 		if target, ok := ec.decls[f.To.V]; ok {
 			p := compileExpr(ec.d, f.Filter, ec.types.env(target, scope{}), wantBool, place+".filter", "", "")

@@ -156,6 +156,18 @@ func (b *typeBuilder) env(e *EntityDecl, s scope) reflect.Type {
 	return reflect.StructOf(fields)
 }
 
+// withAnyField returns env with the field name typed as any.
+func withAnyField(env reflect.Type, name string) reflect.Type {
+	fields := make([]reflect.StructField, env.NumField())
+	for i := range fields {
+		fields[i] = env.Field(i)
+		if fields[i].Tag.Get("expr") == name {
+			fields[i].Type = reflect.TypeOf((*any)(nil)).Elem()
+		}
+	}
+	return reflect.StructOf(fields)
+}
+
 // engineFunctions are functions the engine provides when it evaluates an
 // expression (they read the store); here they only give the checker their types.
 var engineFunctions = []reflect.StructField{
