@@ -22,6 +22,7 @@ const templateUsage = `usage: yerp template COMMAND [flags]
   upgrade NAME              publish the catalog's version of an installed package
   rollback NAME VERSION     republish an earlier version (1.2.0, or #3 for a publish number)
   uninstall NAME            remove a package (refused while it has records, unless --force)
+  purge ENTITY FIELD        delete the kept data of a field removed from the template
   export NAME               write the active version as a bundle (to -o FILE, or stdout)
   import FILE               publish a bundle exported elsewhere
 
@@ -47,7 +48,7 @@ func templateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	if err != nil {
 		return 2
 	}
-	want := map[string]int{"list": 0, "versions": 1, "install": 1, "upgrade": 1, "rollback": 2, "uninstall": 1, "export": 1, "import": 1}
+	want := map[string]int{"list": 0, "versions": 1, "install": 1, "upgrade": 1, "rollback": 2, "uninstall": 1, "export": 1, "import": 1, "purge": 2}
 	n, known := want[cmd]
 	if !known {
 		fmt.Fprintf(stderr, "yerp template: unknown command %q\n\n%s", cmd, templateUsage)
@@ -125,6 +126,17 @@ func templateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 			fmt.Fprintf(stdout, "; records archived: %v", rep.Records)
 		}
 		fmt.Fprintln(stdout)
+		return 0
+	case "purge":
+		n, err := svc.Purge(ctx, a[0], a[1], opt)
+		if err != nil {
+			return fail(stderr, err)
+		}
+		verb := "purged"
+		if *dryRun {
+			verb = "would purge (dry run)"
+		}
+		fmt.Fprintf(stdout, "%s %s.%s in %d records\n", verb, a[0], a[1], n)
 		return 0
 	case "export":
 		bundle, err := svc.Export(ctx, a[0])

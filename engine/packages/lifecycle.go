@@ -521,3 +521,41 @@ func (s *Service) Import(ctx context.Context, data []byte, opt Options) (*Plan, 
 	}
 	return s.Publish(ctx, b.Files, opt)
 }
+
+// Purge deletes the data of a field that the active template no longer has
+// (removed fields are hidden, their data kept until purged). It returns how
+// many records held it; with DryRun it only counts.
+func (s *Service) Purge(ctx context.Context, entity, field string, opt Options) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ent := s.Model().Entities[entity]
+	if ent == nil {
+		return 0, fmt.Errorf("%w: entity %q is not installed", ErrUnknown, entity)
+	}
+	if _, ok := ent.Decl.Fields.Get(field); ok || strings.HasPrefix(field, "_") {
+		return 0, fmt.Errorf("packages: %s.%s is a field of the active template; remove it from the template first", entity, field)
+	}
+	if err := store.CheckTopLevel(field); err != nil {
+		return 0, fmt.Errorf("packages: purge: %w", err)
+	}
+	n, err := s.st.Count(ctx, entity, store.Exists(field, true))
+	if err != nil || opt.DryRun {
+		return n, err
+	}
+	for {
+		page, err := s.st.Find(ctx, entity, store.Query{Filter: store.Exists(field, true), Limit: 200})
+		if err != nil {
+			return n, fmt.Errorf("packages: purge %s.%s: %w", entity, field, err)
+		}
+		if len(page.Docs) == 0 {
+			return n, nil
+		}
+		for _, d := range page.Docs {
+			delete(d, field)
+			if _, err := s.st.Replace(ctx, entity, d); err != nil && !errors.Is(err, store.ErrConflict) {
+				return n, fmt.Errorf("packages: purge %s.%s of %s: %w", entity, field, d.ID(), err)
+			}
+			// On a conflict the record is read again by the next round.
+		}
+	}
+}

@@ -353,3 +353,39 @@ func TestTypeChangeMigratesRecords(t *testing.T) {
 		t.Fatal("the migrated version is not active")
 	}
 }
+
+func TestPurgeRemovedField(t *testing.T) {
+	st := openStore(t)
+	s := newService(t, st, catalogOf(t, shopV1))
+	if _, err := s.Install(ctx, "shop", Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range []store.Doc{{"state": "draft", "memo": "a"}, {"state": "draft", "memo": "b"}, {"state": "draft"}} {
+		if _, err := st.Insert(ctx, "order", rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Purge(ctx, "order", "memo", Options{}); err == nil || !strings.Contains(err.Error(), "is a field of the active template") {
+		t.Fatalf("purge of a live field: %v", err)
+	}
+	noMemo := withFiles(shopV1, map[string]string{
+		"package.yaml": strings.Replace(shopManifest, "%s", "1.1.0", 1),
+		"order.yaml":   strings.Replace(shopV1["order.yaml"], "  memo: {type: text, label: {zh-CN: 备注, en: Memo}}\n", "", 1),
+	})
+	plan, err := s.Publish(ctx, noMemo, Options{})
+	if err != nil || !strings.Contains(plan.String(), "order.memo is removed from the template; the data of 2 records is kept (hidden) until purged") {
+		t.Fatalf("publish without memo: %v\n%v", err, plan)
+	}
+	if n, _ := st.Count(ctx, "order", store.Exists("memo", true)); n != 2 {
+		t.Fatalf("removing the field lost data: %d records keep memo", n)
+	}
+	if n, err := s.Purge(ctx, "order", "memo", Options{DryRun: true}); err != nil || n != 2 {
+		t.Fatalf("purge dry run: %d, %v", n, err)
+	}
+	if n, err := s.Purge(ctx, "order", "memo", Options{}); err != nil || n != 2 {
+		t.Fatalf("purge: %d, %v", n, err)
+	}
+	if n, _ := st.Count(ctx, "order", store.Exists("memo", true)); n != 0 {
+		t.Fatalf("%d records keep memo after the purge", n)
+	}
+}
