@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/yerp/yerp/engine/template"
+	"github.com/yerp/yerp/templates"
 )
 
 // check runs "yerp check DIR": every problem of the packages in DIR, one per
@@ -26,7 +27,8 @@ func check(args []string, stdout, stderr io.Writer) int {
 	}
 	// Read through the file system root, and show paths as the user wrote them.
 	root := filepath.ToSlash(strings.TrimPrefix(abs, string(filepath.Separator)))
-	model, ds := template.CheckDir(os.DirFS(string(filepath.Separator)), root)
+	// Packages required from the built-in catalog are checked along.
+	model, ds := template.CheckDirWith(os.DirFS(string(filepath.Separator)), root, templates.FS)
 	for _, d := range ds {
 		if rest, ok := strings.CutPrefix(d.File, root); ok {
 			d.File = filepath.ToSlash(dir) + rest

@@ -134,6 +134,17 @@ func TestCheckCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "1 errors, 0 warnings") {
 		t.Fatalf("yerp check of a broken package: exit %d\n%s\nwant exit 1 and %q", code, stderr.String(), want)
 	}
+	// A package of one's own that requires core is checked against the built-in core.
+	own := filepath.Join(t.TempDir(), "visits")
+	if err := os.MkdirAll(own, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(own, "package.yaml"), []byte("package: visits\nversion: 0.1.0\nlabel: {zh-CN: 拜访, en: Visits}\nrequires: {core: ^1.0}\n"), 0o644)
+	os.WriteFile(filepath.Join(own, "visit.yaml"), []byte("entity: visit\nlabel: {zh-CN: 拜访, en: Visit}\nfields:\n  customer: {type: link, to: customer, label: {zh-CN: 客户, en: Customer}}\n  note: {type: text, label: {zh-CN: 备注, en: Note}, default: \"customer.name\"}\n"), 0o644)
+	stdout, stderr = syncBuffer{}, syncBuffer{}
+	if code := run(context.Background(), []string{"check", own}, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), "ok: 2 packages") {
+		t.Fatalf("own package on top of core: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
 	stdout, stderr = syncBuffer{}, syncBuffer{}
 	if code := run(context.Background(), []string{"check"}, &stdout, &stderr); code != 2 {
 		t.Fatalf("yerp check without a folder: exit %d", code)

@@ -47,7 +47,38 @@ func LoadDir(fsys fs.FS, dir string) ([]*Source, Diagnostics) {
 // CheckDir loads and checks the packages in dir together. The Model is nil
 // when there is any error.
 func CheckDir(fsys fs.FS, dir string) (*Model, Diagnostics) {
+	return CheckDirWith(fsys, dir, nil)
+}
+
+// CheckDirWith is CheckDir where packages that dir's packages require, and dir
+// does not hold, are taken from the catalog (one folder per package), so a
+// package of one's own can be checked against the built-in ones. Problems in
+// catalog packages are reported too.
+func CheckDirWith(fsys fs.FS, dir string, catalog fs.FS) (*Model, Diagnostics) {
 	sources, ds := LoadDir(fsys, dir)
+	if catalog != nil {
+		have := map[string]bool{}
+		for _, s := range sources {
+			have[s.Package.Package.V] = true
+		}
+		for i := 0; i < len(sources); i++ { // grows as required packages are added
+			for _, req := range sources[i].Package.Requires {
+				name := req.Key.V
+				if have[name] {
+					continue
+				}
+				if _, err := fs.Stat(catalog, path.Join(name, "package.yaml")); err != nil {
+					continue // reported by the checker as not installed
+				}
+				have[name] = true
+				src, d := LoadPackage(catalog, name)
+				ds = append(ds, d...)
+				if src != nil {
+					sources = append(sources, src)
+				}
+			}
+		}
+	}
 	model, cds := Check(sources)
 	ds = append(ds, cds...)
 	ds.Sort()
