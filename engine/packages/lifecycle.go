@@ -142,35 +142,25 @@ func (s *Service) applyMigrations(ctx context.Context, plan *Plan, next *templat
 }
 
 func (s *Service) migrateRecord(ctx context.Context, coll string, d store.Doc, field, oldType, newType string, prog *template.Program) error {
-	for attempt := 0; attempt < 10; attempt++ {
+	return s.rewrite(ctx, coll, d, func(d store.Doc) (bool, error) {
 		if storageKind(newType) != storageKind(oldType) && storageKind(newType) == kindOf(d[field]) {
-			return nil // converted by an earlier, interrupted run
+			return false, nil // converted by an earlier, interrupted run
 		}
 		env, err := template.EnvValue(prog.Env, d)
 		if err != nil {
-			return fmt.Errorf("packages: migrate %s %s: %w", coll, d.ID(), err)
+			return false, fmt.Errorf("packages: migrate %s %s: %w", coll, d.ID(), err)
 		}
 		out, err := prog.Run(env)
 		if err != nil {
-			return fmt.Errorf("packages: migrate %s.%s of %s: %w", coll, field, d.ID(), err)
+			return false, fmt.Errorf("packages: migrate %s.%s of %s: %w", coll, field, d.ID(), err)
 		}
 		v, err := template.StoreValue(newType, out)
 		if err != nil {
-			return fmt.Errorf("packages: migrate %s.%s of %s: %w", coll, field, d.ID(), err)
+			return false, fmt.Errorf("packages: migrate %s.%s of %s: %w", coll, field, d.ID(), err)
 		}
 		d[field] = v
-		_, err = s.st.Replace(ctx, coll, d)
-		if !errors.Is(err, store.ErrConflict) {
-			if err != nil {
-				return fmt.Errorf("packages: migrate %s %s: %w", coll, d.ID(), err)
-			}
-			return nil
-		}
-		if d, err = s.st.Get(ctx, coll, d.ID()); err != nil {
-			return fmt.Errorf("packages: migrate %s %s: %w", coll, d.ID(), err)
-		}
-	}
-	return fmt.Errorf("packages: migrate %s: record %s keeps changing: %w", coll, d.ID(), store.ErrConflict)
+		return true, nil
+	})
 }
 
 // storageKind is how the store holds a field type's values.
@@ -234,23 +224,37 @@ func (s *Service) applyRenames(ctx context.Context, plan *Plan) error {
 }
 
 func (s *Service) moveField(ctx context.Context, coll string, d store.Doc, from, to string) error {
-	for attempt := 0; attempt < 10; attempt++ {
+	return s.rewrite(ctx, coll, d, func(d store.Doc) (bool, error) {
 		if _, done := d[to]; !done {
 			d[to] = d[from]
 		}
 		delete(d, from)
-		_, err := s.st.Replace(ctx, coll, d)
+		return true, nil
+	})
+}
+
+// rewrite applies change to record d and replaces it; when another writer
+// changed the record meanwhile, it reads it again and applies change again.
+// change returns false to leave the record as it is.
+func (s *Service) rewrite(ctx context.Context, coll string, d store.Doc, change func(store.Doc) (bool, error)) error {
+	id := d.ID()
+	for attempt := 0; attempt < 10; attempt++ {
+		write, err := change(d)
+		if err != nil || !write {
+			return err
+		}
+		_, err = s.st.Replace(ctx, coll, d)
 		if !errors.Is(err, store.ErrConflict) {
 			if err != nil {
-				return fmt.Errorf("packages: rename %s.%s in %s: %w", coll, from, d.ID(), err)
+				return fmt.Errorf("packages: rewrite %s/%s: %w", coll, id, err)
 			}
 			return nil
 		}
-		if d, err = s.st.Get(ctx, coll, d.ID()); err != nil {
-			return fmt.Errorf("packages: rename %s.%s in %s: %w", coll, from, d.ID(), err)
+		if d, err = s.st.Get(ctx, coll, id); err != nil {
+			return fmt.Errorf("packages: rewrite %s/%s: %w", coll, id, err)
 		}
 	}
-	return fmt.Errorf("packages: rename %s.%s: record %s keeps changing: %w", coll, from, d.ID(), store.ErrConflict)
+	return fmt.Errorf("packages: rewrite %s/%s: the record keeps changing: %w", coll, id, store.ErrConflict)
 }
 
 // CatalogEntry is one package of the built-in catalog.
@@ -551,11 +555,14 @@ func (s *Service) Purge(ctx context.Context, entity, field string, opt Options) 
 			return n, nil
 		}
 		for _, d := range page.Docs {
-			delete(d, field)
-			if _, err := s.st.Replace(ctx, entity, d); err != nil && !errors.Is(err, store.ErrConflict) {
-				return n, fmt.Errorf("packages: purge %s.%s of %s: %w", entity, field, d.ID(), err)
+			err := s.rewrite(ctx, entity, d, func(d store.Doc) (bool, error) {
+				_, has := d[field]
+				delete(d, field)
+				return has, nil
+			})
+			if err != nil {
+				return n, err
 			}
-			// On a conflict the record is read again by the next round.
 		}
 	}
 }
