@@ -127,6 +127,8 @@ func assignable(t reflect.Type, w want) bool {
 	switch {
 	case w.typ == tDecimal:
 		return t.Kind() == reflect.Int || t.Kind() == reflect.Float64
+	case w.typ == tDate:
+		return t == tTime
 	case w.link != "":
 		return t == tString || t.Kind() == reflect.Struct
 	case w.typ.Kind() == reflect.Slice && t.Kind() == reflect.Slice:
@@ -147,7 +149,7 @@ func typeName(t reflect.Type) string {
 		return "text"
 	case t == tBool:
 		return "true or false"
-	case t == tTime:
+	case t == tTime || t == tDate:
 		return "a date"
 	case t.Kind() == reflect.Int:
 		return "a whole number"

@@ -77,6 +77,12 @@ func convert(dst reflect.Value, x any) error {
 			return fmt.Errorf("%v is not a whole number", x)
 		}
 		dst.SetInt(n)
+	case dst.Type() == tDate:
+		t := reflect.New(tTime)
+		if err := convert(t.Elem(), x); err != nil {
+			return err
+		}
+		dst.Set(t)
 	case dst.Type() == tTime:
 		s, ok := x.(string)
 		if !ok {
@@ -128,7 +134,7 @@ func convert(dst reflect.Value, x any) error {
 // StoreValue converts an expression's result to what a field of type fieldType
 // stores, or fails when it does not fit.
 func StoreValue(fieldType string, v any) (any, error) {
-	if v == nil {
+	if tp, ok := v.(*time.Time); v == nil || ok && tp == nil {
 		return nil, nil
 	}
 	switch fieldType {
@@ -148,7 +154,7 @@ func StoreValue(fieldType string, v any) (any, error) {
 		}
 		return b, nil
 	case "date", "datetime":
-		tm, ok := v.(time.Time)
+		tm, ok := asTime(v)
 		if !ok {
 			return nil, fmt.Errorf("%v is not a date", v)
 		}

@@ -23,6 +23,7 @@ var (
 	tInt     = reflect.TypeOf(0)
 	tBool    = reflect.TypeOf(false)
 	tTime    = reflect.TypeOf(time.Time{})
+	tDate    = reflect.TypeOf((*time.Time)(nil)) // a date field: nil when empty
 	tStrings = reflect.TypeOf([]string(nil))
 	tAnyMap  = reflect.TypeOf(map[string]any(nil))
 )
@@ -58,7 +59,7 @@ func (b *typeBuilder) fieldType(f *FieldDecl, depth int) reflect.Type {
 	case "bool":
 		return tBool
 	case "date", "datetime":
-		return tTime
+		return tDate
 	case "multiselect":
 		return tStrings
 	case "json":
@@ -86,7 +87,7 @@ var systemFields = []reflect.StructField{
 	exprField("number", tString),
 	exprField("state", tString),
 	exprField("owner", tString),
-	exprField("created_at", tTime),
+	exprField("created_at", tDate),
 }
 
 // record is the type of a record of entity at a link depth.
@@ -258,8 +259,14 @@ func buildExprOptions() []expr.Option {
 		}, new(func() time.Time)),
 		expr.Function("now", func(...any) (any, error) { return time.Now(), nil }, new(func() time.Time)),
 		expr.Function("days", func(p ...any) (any, error) {
-			return int(p[1].(time.Time).Sub(p[0].(time.Time)).Hours() / 24), nil
-		}, new(func(time.Time, time.Time) int)),
+			a, aok := asTime(p[0])
+			b, bok := asTime(p[1])
+			if !aok || !bok {
+				return nil, fmt.Errorf("days: both dates must be set")
+			}
+			return int(b.Sub(a).Hours() / 24), nil
+		}, new(func(time.Time, time.Time) int), new(func(*time.Time, *time.Time) int),
+			new(func(*time.Time, time.Time) int), new(func(time.Time, *time.Time) int)),
 		expr.Function("dec", func(p ...any) (any, error) { return decimal.Parse(p[0].(string)) }, new(func(string) decimal.Decimal)),
 		expr.Function("abs", func(p ...any) (any, error) {
 			switch x := p[0].(type) {
@@ -310,6 +317,19 @@ func toDecimal(v any) (decimal.Decimal, bool, error) {
 		return d, err == nil, err
 	}
 	return decimal.Zero, false, nil
+}
+
+// asTime reads a date value (a time or a set date field).
+func asTime(v any) (time.Time, bool) {
+	switch x := v.(type) {
+	case time.Time:
+		return x, true
+	case *time.Time:
+		if x != nil {
+			return *x, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // decSum adds the values of a mapped table column exactly.

@@ -1,0 +1,169 @@
+package records
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/yerp/yerp/engine/template"
+)
+
+// evaluator runs one entity's expressions for one write or read: it builds
+// environment values from records (fetching linked records once each).
+type evaluator struct {
+	e     *Engine
+	ctx   context.Context
+	ent   *template.Entity
+	user  User
+	links map[string]map[string]any // "entity/id" → stored record
+}
+
+func (e *Engine) evaluator(ctx context.Context, ent *template.Entity, u User) *evaluator {
+	return &evaluator{e: e, ctx: ctx, ent: ent, user: u, links: map[string]map[string]any{}}
+}
+
+// linked returns the stored record a link points to, or nil if it is missing.
+func (ev *evaluator) linked(entity, id string) (map[string]any, error) {
+	key := entity + "/" + id
+	if r, ok := ev.links[key]; ok {
+		return r, nil
+	}
+	r, err := ev.e.get(ev.ctx, entity, id)
+	if errors.Is(err, ErrNotFound) {
+		ev.links[key] = nil
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	ev.links[key] = r
+	return r, nil
+}
+
+// envDoc is rec with its links replaced by the linked records, the way the
+// expression types expect them (one level deep: a linked record's own links
+// stay ids).
+func (ev *evaluator) envDoc(fields template.Map[*template.FieldDecl], rec map[string]any) (map[string]any, error) {
+	doc := make(map[string]any, len(rec)+2)
+	for k, v := range rec {
+		doc[k] = v
+	}
+	for _, f := range fields {
+		if f.Val == nil || f.Val.Type.V != "link" {
+			continue
+		}
+		id, ok := rec[f.Key.V].(string)
+		if !ok || id == "" {
+			continue
+		}
+		linked, err := ev.linked(f.Val.To.V, id)
+		if err != nil {
+			return nil, err
+		}
+		if linked != nil {
+			doc[f.Key.V] = linked
+		}
+	}
+	doc["user"] = map[string]any{"id": ev.user.ID, "name": ev.user.Name, "roles": toAnySlice(ev.user.Roles)}
+	return doc, nil
+}
+
+func toAnySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// run evaluates the program at place against the record (and, for a table
+// column, the row). It returns nil, nil when the template has no such
+// expression.
+func (ev *evaluator) run(place string, rec map[string]any, row map[string]any, rowFields template.Map[*template.FieldDecl]) (any, error) {
+	p := ev.ent.Programs[place]
+	if p == nil {
+		return nil, nil
+	}
+	doc, err := ev.envDoc(ev.ent.Decl.Fields, rec)
+	if err != nil {
+		return nil, err
+	}
+	if row != nil {
+		rdoc, err := ev.envDoc(rowFields, row)
+		if err != nil {
+			return nil, err
+		}
+		rdoc["parent"] = doc
+		doc = rdoc
+	}
+	env, err := template.EnvValue(p.Env, doc)
+	if err != nil {
+		return nil, fmt.Errorf("records: %s: %w", place, err)
+	}
+	out, err := p.Run(env)
+	if err != nil {
+		return nil, fmt.Errorf("records: %s of %s: %w", place, ev.ent.Name, err)
+	}
+	return out, nil
+}
+
+// runBool evaluates a condition; an expression that fails counts as false
+// and is returned as an error for the caller to log or report.
+func (ev *evaluator) runBool(place string, rec, row map[string]any, rowFields template.Map[*template.FieldDecl]) (bool, error) {
+	out, err := ev.run(place, rec, row, rowFields)
+	if err != nil {
+		return false, err
+	}
+	b, _ := out.(bool)
+	return b, nil
+}
+
+// stored converts an expression result to what field f stores: a linked
+// record becomes its id.
+func stored(f *template.FieldDecl, out any) (any, error) {
+	if f.Type.V == "link" {
+		if rv := reflect.ValueOf(out); rv.Kind() == reflect.Struct {
+			id := rv.FieldByName("F_id")
+			if !id.IsValid() || id.String() == "" {
+				return nil, nil
+			}
+			return id.String(), nil
+		}
+	}
+	if f.Type.V == "table" {
+		return tableRows(out), nil
+	}
+	return template.StoreValue(f.Type.V, out)
+}
+
+// tableRows turns a list of row structs (an expression copying a table) back
+// into stored rows.
+func tableRows(out any) []any {
+	rv := reflect.ValueOf(out)
+	if rv.Kind() != reflect.Slice {
+		return nil
+	}
+	rows := make([]any, 0, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		el := rv.Index(i)
+		if m, ok := el.Interface().(map[string]any); ok {
+			rows = append(rows, m)
+			continue
+		}
+		if el.Kind() != reflect.Struct {
+			continue
+		}
+		m := map[string]any{}
+		for j := 0; j < el.NumField(); j++ {
+			tag := el.Type().Field(j).Tag.Get("expr")
+			v := el.Field(j).Interface()
+			if f := el.Field(j); f.Kind() == reflect.Struct && f.FieldByName("F_id").IsValid() {
+				v = f.FieldByName("F_id").String()
+			}
+			m[tag] = v
+		}
+		rows = append(rows, m)
+	}
+	return rows
+}

@@ -1,0 +1,392 @@
+package records
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/yerp/yerp/engine/decimal"
+	"github.com/yerp/yerp/engine/packages"
+	"github.com/yerp/yerp/engine/store"
+	"github.com/yerp/yerp/engine/store/sqlite"
+	"github.com/yerp/yerp/templates"
+)
+
+var ctx = context.Background()
+
+// The test package: wholesale orders on top of core, as in TEMPLATES.md.
+const salesPackage = `package: sales
+version: 1.0.0
+label: {zh-CN: 销售, en: Sales}
+requires: {core: ^1.0}
+`
+
+const salesOrder = `entity: sales_order
+label: {zh-CN: 批发订货单, en: Sales order}
+number: "SO-{yyyy}{mm}-{seq:5}"
+fields:
+  customer: {type: link, to: customer, required: true, label: {zh-CN: 客户, en: Customer}}
+  warehouse: {type: link, to: warehouse, label: {zh-CN: 仓库, en: Warehouse}, default: "customer.default_warehouse"}
+  payment_method: {type: select, options: [bank_transfer, cash, cod, credit], default: "'credit'", label: {zh-CN: 付款方式, en: Payment}}
+  address: {type: text, required_when: "payment_method == 'cod'", label: {zh-CN: 地址, en: Address}}
+  order_date: {type: date, label: {zh-CN: 下单日期, en: Order date}}
+  delivery_date: {type: date, label: {zh-CN: 交货日期, en: Delivery date}}
+  lines:
+    type: table
+    min_rows: 1
+    label: {zh-CN: 明细, en: Lines}
+    fields:
+      item: {type: link, to: item, required: true}
+      qty: {type: quantity, required: true, min: 0.001}
+      price: {type: money, default: "item.price"}
+      amount: {type: money, compute: "qty * price"}
+      cost: {type: money, default: "item.cost"}
+  total: {type: money, compute: "sum(lines, .amount)", label: {zh-CN: 合计, en: Total}}
+  note: {type: text, label: {zh-CN: 备注, en: Note}}
+rules:
+  - check: "delivery_date == nil || delivery_date >= order_date"
+    message: {en: Delivery date cannot be before the order date, zh-CN: 交货日期不能早于下单日期}
+states:
+  draft: {initial: true, label: {zh-CN: 草稿, en: Draft}, editable_by: [sales, sales_manager]}
+  confirmed: {label: {zh-CN: 已审核, en: Confirmed}}
+transitions:
+  confirm: {from: draft, to: confirmed, label: {zh-CN: 审核, en: Confirm}}
+access:
+  sales:
+    read: "owner == user.id"
+    create: true
+    update: "owner == user.id"
+    delete: "owner == user.id"
+    fields: {hide: [lines.cost], readonly: [lines.price]}
+  sales_manager: {read: true, update: true}
+`
+
+type fixture struct {
+	st      store.Store
+	eng     *Engine
+	admin   User
+	alice   User // sales
+	bob     User // sales
+	manager User
+	ids     map[string]string
+}
+
+func setup(t *testing.T) *fixture {
+	t.Helper()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "yerp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cat := fstest.MapFS{
+		"sales/package.yaml":     {Data: []byte(salesPackage)},
+		"sales/sales_order.yaml": {Data: []byte(salesOrder)},
+	}
+	core, _ := fsFiles(t)
+	for k, v := range core {
+		cat["core/"+k] = &fstest.MapFile{Data: []byte(v)}
+	}
+	svc, err := packages.New(ctx, st, cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Install(ctx, "sales", packages.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{
+		st: st, eng: New(st, svc.Model, Options{}),
+		admin:   User{ID: "u-admin", Roles: []string{"admin"}},
+		alice:   User{ID: "u-alice", Name: "Alice", Roles: []string{"sales"}},
+		bob:     User{ID: "u-bob", Name: "Bob", Roles: []string{"sales"}},
+		manager: User{ID: "u-mgr", Roles: []string{"sales_manager"}},
+		ids:     map[string]string{},
+	}
+	for _, c := range []struct {
+		entity, key string
+		values      map[string]any
+	}{
+		{"warehouse", "WH1", map[string]any{"code": "WH1", "name": "主仓库"}},
+		{"customer", "C1", map[string]any{"code": "C1", "name": "华东贸易", "credit_limit": "100000"}},
+		{"item", "A100", map[string]any{"code": "A100", "name": "Widget", "unit": "pcs", "price": "12.50", "cost": "8.10"}},
+		{"item", "B200", map[string]any{"code": "B200", "name": "Gadget", "unit": "box", "price": "0.10", "cost": "0.07"}},
+	} {
+		rec, err := f.eng.Create(ctx, f.admin, c.entity, c.values)
+		if err != nil {
+			t.Fatalf("create %s: %v", c.key, err)
+		}
+		f.ids[c.key] = rec.ID()
+	}
+	// The customer ships from WH1 by default.
+	c, _ := f.eng.Get(ctx, f.admin, "customer", f.ids["C1"])
+	if _, err := f.eng.Update(ctx, f.admin, "customer", c.ID(), c.Version(), map[string]any{"default_warehouse": f.ids["WH1"]}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func fsFiles(t *testing.T) (map[string]string, error) {
+	t.Helper()
+	out := map[string]string{}
+	entries, err := templates.FS.ReadDir("core")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := templates.FS.ReadFile("core/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[e.Name()] = string(data)
+	}
+	return out, nil
+}
+
+func (f *fixture) order(t *testing.T, u User, lines ...map[string]any) Record {
+	t.Helper()
+	ls := make([]any, len(lines))
+	for i, l := range lines {
+		ls[i] = l
+	}
+	rec, err := f.eng.Create(ctx, u, "sales_order", map[string]any{"customer": f.ids["C1"], "lines": ls, "order_date": "2026-11-25"})
+	if err != nil {
+		t.Fatalf("create order: %v", err)
+	}
+	return rec
+}
+
+func dec(s string) decimal.Decimal { return decimal.MustParse(s) }
+
+func codes(err error) []string {
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		return []string{"not a validation error: " + fmt.Sprint(err)}
+	}
+	var out []string
+	for _, fe := range ve.Errors {
+		out = append(out, fe.Path+":"+fe.Code)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestCreateFillsDefaultsAndComputesExactly(t *testing.T) {
+	f := setup(t)
+	rec := f.order(t, f.alice,
+		map[string]any{"item": f.ids["B200"], "qty": "3"},
+		map[string]any{"item": f.ids["A100"], "qty": 2, "price": nil})
+	lines := rec["lines"].([]any)
+	l0 := lines[0].(map[string]any)
+	if !l0["price"].(decimal.Decimal).Equal(dec("0.1")) || !l0["amount"].(decimal.Decimal).Equal(dec("0.3")) {
+		t.Fatalf("line 0: %v", l0)
+	}
+	if !rec["total"].(decimal.Decimal).Equal(dec("25.3")) {
+		t.Fatalf("total %v, want exactly 25.30", rec["total"])
+	}
+	if _, seen := l0["cost"]; seen {
+		t.Fatalf("sales sees the hidden cost: %v", l0)
+	}
+	if rec["state"] != "draft" || rec["owner"] != f.alice.ID || rec["payment_method"] != "credit" || rec["warehouse"] != f.ids["WH1"] {
+		t.Fatalf("defaults: %v", rec)
+	}
+	if n, _ := rec["number"].(string); !strings.HasPrefix(n, "SO-") || !strings.HasSuffix(n, "-00001") {
+		t.Fatalf("number %q", rec["number"])
+	}
+	// The manager sees the cost the default took from the item.
+	mrec, err := f.eng.Get(ctx, f.manager, "sales_order", rec.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := mrec["lines"].([]any)[0].(map[string]any)["cost"]; c == nil || !c.(decimal.Decimal).Equal(dec("0.07")) {
+		t.Fatalf("cost kept for the manager: %v", c)
+	}
+}
+
+func TestEveryMistakeIsReported(t *testing.T) {
+	f := setup(t)
+	_, err := f.eng.Create(ctx, f.alice, "sales_order", map[string]any{
+		"payment_method": "barter",
+		"order_date":     "25/11/2026",
+		"colour":         "red",
+		"lines": []any{
+			map[string]any{"qty": "many"},
+			map[string]any{"item": f.ids["A100"], "qty": "1.2345"},
+		},
+	})
+	want := []string{"colour:unknown_field", "lines[0].qty:not_a_number", "lines[1].qty:scale", "order_date:not_a_date", "payment_method:not_an_option"}
+	if got := codes(err); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("errors %v, want %v", got, want)
+	}
+	// Once the values are sound: required fields, required_when, rows, links.
+	_, err = f.eng.Create(ctx, f.alice, "sales_order", map[string]any{
+		"payment_method": "cod",
+		"lines":          []any{map[string]any{"item": "nope", "qty": "1"}},
+	})
+	want = []string{"address:required", "customer:required", "lines[0].item:link_not_found"}
+	if got := codes(err); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("errors %v, want %v", got, want)
+	}
+	_, err = f.eng.Create(ctx, f.alice, "sales_order", map[string]any{"customer": f.ids["C1"], "lines": []any{}})
+	if got := codes(err); strings.Join(got, " ") != "lines:min_rows" {
+		t.Fatalf("empty table: %v", got)
+	}
+	// A template rule.
+	_, err = f.eng.Create(ctx, f.alice, "sales_order", map[string]any{"customer": f.ids["C1"], "order_date": "2026-11-25", "delivery_date": "2026-11-01",
+		"lines": []any{map[string]any{"item": f.ids["A100"], "qty": "1"}}})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Code != "rule" || ve.Errors[0].Params["message"].(map[string]string)["en"] != "Delivery date cannot be before the order date" {
+		t.Fatalf("rule: %v", err)
+	}
+	// A read-only column and a computed total from the client.
+	_, err = f.eng.Create(ctx, f.alice, "sales_order", map[string]any{"customer": f.ids["C1"], "total": "1",
+		"lines": []any{map[string]any{"item": f.ids["A100"], "qty": "1", "price": "0.01"}}})
+	if got := codes(err); strings.Join(got, " ") != "lines[0].price:readonly" {
+		t.Fatalf("sales setting the price: %v", got)
+	}
+	if n, _ := f.st.Count(ctx, "sales_order", nil); n != 0 {
+		t.Fatalf("%d orders written by refused creates", n)
+	}
+}
+
+func TestUpdateVersionsHistoryAndHiddenColumns(t *testing.T) {
+	f := setup(t)
+	rec := f.order(t, f.alice, map[string]any{"item": f.ids["A100"], "qty": "2"}, map[string]any{"item": f.ids["B200"], "qty": "5"})
+	lines := rec["lines"].([]any)
+	// Alice changes the quantity of the second line and drops the first; she
+	// never saw cost, and it must survive.
+	second := lines[1].(map[string]any)
+	second["qty"] = "6"
+	upd, err := f.eng.Update(ctx, f.alice, "sales_order", rec.ID(), rec.Version(), map[string]any{"lines": []any{second}, "note": "急"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if upd.Version() != rec.Version()+1 || !upd["total"].(decimal.Decimal).Equal(dec("0.6")) {
+		t.Fatalf("after update: version %d total %v", upd.Version(), upd["total"])
+	}
+	stored, _ := f.st.Get(ctx, "sales_order", rec.ID())
+	if c := stored["lines"].([]any)[0].(map[string]any)["cost"]; c == nil || !c.(decimal.Decimal).Equal(dec("0.07")) {
+		t.Fatalf("hidden cost lost by an update from a user who cannot see it: %v", c)
+	}
+	// A stale version is refused and changes nothing.
+	_, err = f.eng.Update(ctx, f.alice, "sales_order", rec.ID(), rec.Version(), map[string]any{"note": "late"})
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("stale update: %v", err)
+	}
+	// History: field diff, rows diffed by row, hidden cost not shown to Alice.
+	hist, err := f.eng.History(ctx, f.alice, "sales_order", rec.ID())
+	if err != nil || len(hist) != 2 || hist[0].Action != "create" || hist[1].Action != "update" {
+		t.Fatalf("history: %+v, %v", hist, err)
+	}
+	var paths []string
+	for _, c := range hist[1].Changes {
+		paths = append(paths, c.Op+" "+c.Path)
+		if strings.Contains(c.Path, "cost") {
+			t.Fatalf("history shows a hidden column to sales: %+v", c)
+		}
+		if row, ok := c.From.(map[string]any); ok {
+			if _, seen := row["cost"]; seen {
+				t.Fatalf("history shows a hidden column in a removed row: %+v", c)
+			}
+		}
+	}
+	key := second[rowKey].(string)
+	want := []string{"row_removed lines[" + lines[0].(map[string]any)[rowKey].(string) + "]", "set lines[" + key + "].amount", "set lines[" + key + "].qty", "set note", "set total"}
+	sort.Strings(paths)
+	sort.Strings(want)
+	if strings.Join(paths, "|") != strings.Join(want, "|") {
+		t.Fatalf("history changes %v, want %v", paths, want)
+	}
+}
+
+func TestRowAndStateAccess(t *testing.T) {
+	f := setup(t)
+	mine := f.order(t, f.alice, map[string]any{"item": f.ids["A100"], "qty": "1"})
+	// Bob cannot read, update or delete Alice's order: it does not exist for him.
+	if _, err := f.eng.Get(ctx, f.bob, "sales_order", mine.ID()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("bob reads alice's order: %v", err)
+	}
+	if _, err := f.eng.Update(ctx, f.bob, "sales_order", mine.ID(), mine.Version(), map[string]any{"note": "x"}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("bob updates alice's order: %v", err)
+	}
+	if _, err := f.eng.History(ctx, f.bob, "sales_order", mine.ID()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("bob reads alice's history: %v", err)
+	}
+	// The manager reads and edits it.
+	if _, err := f.eng.Update(ctx, f.manager, "sales_order", mine.ID(), mine.Version(), map[string]any{"note": "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	// Only transitions change the state.
+	cur, _ := f.eng.Get(ctx, f.alice, "sales_order", mine.ID())
+	_, err := f.eng.Update(ctx, f.alice, "sales_order", mine.ID(), cur.Version(), map[string]any{"state": "confirmed"})
+	if got := codes(err); strings.Join(got, " ") != "state:use_transition" {
+		t.Fatalf("state through update: %v", got)
+	}
+	// Once confirmed (as the confirm transition would), sales may not edit or delete it.
+	d, _ := f.st.Get(ctx, "sales_order", mine.ID())
+	d["state"] = "confirmed"
+	d, _ = f.st.Replace(ctx, "sales_order", d)
+	if _, err := f.eng.Update(ctx, f.alice, "sales_order", mine.ID(), d.Version(), map[string]any{"note": "y"}); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("edit in a locked state: %v", err)
+	}
+	if err := f.eng.Delete(ctx, f.alice, "sales_order", mine.ID(), d.Version()); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("delete of a confirmed order: %v", err)
+	}
+	// A draft can be deleted by its owner.
+	draft := f.order(t, f.alice, map[string]any{"item": f.ids["A100"], "qty": "1"})
+	if err := f.eng.Delete(ctx, f.bob, "sales_order", draft.ID(), draft.Version()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("bob deletes alice's draft: %v", err)
+	}
+	if err := f.eng.Delete(ctx, f.alice, "sales_order", draft.ID(), draft.Version()); err != nil {
+		t.Fatal(err)
+	}
+	// Sales may not change a customer's credit limit (read-only for the role).
+	c, _ := f.eng.Get(ctx, f.alice, "customer", f.ids["C1"])
+	_, err = f.eng.Update(ctx, f.alice, "customer", c.ID(), c.Version(), map[string]any{"credit_limit": "999999"})
+	if got := codes(err); strings.Join(got, " ") != "credit_limit:readonly" {
+		t.Fatalf("sales raising a credit limit: %v", got)
+	}
+	// Unique customer code.
+	_, err = f.eng.Create(ctx, f.alice, "customer", map[string]any{"code": "C1", "name": "Dup"})
+	if got := codes(err); strings.Join(got, " ") != "code:unique" {
+		t.Fatalf("duplicate code: %v", got)
+	}
+}
+
+// 100 concurrent creates get 100 consecutive numbers.
+func TestNumberingUnderConcurrency(t *testing.T) {
+	f := setup(t)
+	f.eng.now = func() time.Time { return time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC) }
+	var mu sync.Mutex
+	var numbers []string
+	var wg sync.WaitGroup
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec, err := f.eng.Create(ctx, f.alice, "sales_order", map[string]any{"customer": f.ids["C1"], "lines": []any{map[string]any{"item": f.ids["A100"], "qty": "1"}}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			numbers = append(numbers, rec["number"].(string))
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	sort.Strings(numbers)
+	for i, n := range numbers {
+		if want := fmt.Sprintf("SO-202611-%05d", i+1); n != want {
+			t.Fatalf("number %d is %s, want %s (all: %v)", i, n, want, numbers)
+		}
+	}
+	if len(numbers) != 100 {
+		t.Fatalf("%d numbers", len(numbers))
+	}
+}
