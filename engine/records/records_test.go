@@ -390,3 +390,77 @@ func TestNumberingUnderConcurrency(t *testing.T) {
 		t.Fatalf("%d numbers", len(numbers))
 	}
 }
+
+func TestListPushesReadRulesDown(t *testing.T) {
+	f := setup(t)
+	for i := 0; i < 7; i++ {
+		f.order(t, f.alice, map[string]any{"item": f.ids["A100"], "qty": fmt.Sprint(i + 1)})
+	}
+	for i := 0; i < 3; i++ {
+		f.order(t, f.bob, map[string]any{"item": f.ids["B200"], "qty": "1"})
+	}
+	ids := func(p Page) (out []string) {
+		for _, r := range p.Records {
+			out = append(out, r["owner"].(string))
+		}
+		return out
+	}
+	// Pages of 3 for Alice: exactly her 7 orders, every page full until the last.
+	q := ListQuery{Sort: []string{"-total"}, Limit: 3, Count: true}
+	var all []Record
+	for {
+		p, err := f.eng.List(ctx, f.alice, "sales_order", q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Total != 7 {
+			t.Fatalf("count %d, want 7", p.Total)
+		}
+		for _, o := range ids(p) {
+			if o != f.alice.ID {
+				t.Fatalf("alice's list holds an order of %s", o)
+			}
+		}
+		all = append(all, p.Records...)
+		if p.Next == "" {
+			break
+		}
+		if len(p.Records) != 3 {
+			t.Fatalf("a page of %d before the last", len(p.Records))
+		}
+		q.After = p.Next
+	}
+	if len(all) != 7 || !all[0]["total"].(decimal.Decimal).Equal(dec("87.5")) {
+		t.Fatalf("%d orders, first total %v", len(all), all[0]["total"])
+	}
+	// Filter tricks do not widen what she reads.
+	for _, trick := range []string{"owner == 'u-bob'", "owner != 'nobody'", "true || owner == 'u-bob'", "id != ''"} {
+		p, err := f.eng.List(ctx, f.alice, "sales_order", ListQuery{Filter: trick, Limit: 50})
+		if err != nil {
+			continue // rejected is fine too
+		}
+		for _, o := range ids(p) {
+			if o != f.alice.ID {
+				t.Fatalf("filter %q let alice read %s's order", trick, o)
+			}
+		}
+	}
+	// A hidden column cannot be filtered or sorted on: for her it does not exist.
+	if _, err := f.eng.List(ctx, f.alice, "sales_order", ListQuery{Filter: "lines.cost > 0"}); !strings.Contains(strings.Join(codes(err), " "), "filter:invalid_filter") {
+		t.Fatalf("filter on a hidden column: %v", err)
+	}
+	// The manager reads all ten; a filter narrows them.
+	p, err := f.eng.List(ctx, f.manager, "sales_order", ListQuery{Filter: "lines.item == '" + f.ids["B200"] + "' && total < 1", Count: true})
+	if err != nil || p.Total != 3 {
+		t.Fatalf("manager filter: %v total %d", err, p.Total)
+	}
+	// Operator injection is a bad filter, not a query.
+	for _, bad := range []string{`{"$where": "1"}`, "$gt == 1", "total.$ne == 1"} {
+		if _, err := f.eng.List(ctx, f.manager, "sales_order", ListQuery{Filter: bad}); !strings.Contains(strings.Join(codes(err), " "), "filter:invalid_filter") {
+			t.Fatalf("filter %q: %v", bad, err)
+		}
+	}
+	if _, err := f.eng.List(ctx, f.manager, "sales_order", ListQuery{Sort: []string{"lines"}}); !strings.Contains(strings.Join(codes(err), " "), "sort:unknown_field") {
+		t.Fatalf("sort by a table: %v", err)
+	}
+}
