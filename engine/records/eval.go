@@ -103,7 +103,11 @@ func (ev *evaluator) run(place string, rec map[string]any, row map[string]any, r
 	}
 	out, err := p.Run(env)
 	if err != nil {
-		return nil, fmt.Errorf("records: %s of %s: %w", place, ev.ent.Name, err)
+		// A value it needs is empty (customer.name without a customer) or the
+		// arithmetic fails (a division by zero): the expression gives no value.
+		// A default is then not applied, a computed field stays empty and a
+		// condition is false; required fields and rules still report the gap.
+		return nil, nil
 	}
 	return out, nil
 }
@@ -123,7 +127,14 @@ func (ev *evaluator) runBool(place string, rec, row map[string]any, rowFields te
 // record becomes its id.
 func stored(f *template.FieldDecl, out any) (any, error) {
 	if f.Type.V == "link" {
-		if rv := reflect.ValueOf(out); rv.Kind() == reflect.Struct {
+		rv := reflect.ValueOf(out)
+		if rv.Kind() == reflect.Pointer {
+			if rv.IsNil() {
+				return nil, nil
+			}
+			rv = rv.Elem()
+		}
+		if rv.Kind() == reflect.Struct {
 			id := rv.FieldByName("F_id")
 			if !id.IsValid() || id.String() == "" {
 				return nil, nil
@@ -158,8 +169,10 @@ func tableRows(out any) []any {
 		for j := 0; j < el.NumField(); j++ {
 			tag := el.Type().Field(j).Tag.Get("expr")
 			v := el.Field(j).Interface()
-			if f := el.Field(j); f.Kind() == reflect.Struct && f.FieldByName("F_id").IsValid() {
+			if f := reflect.Indirect(el.Field(j)); f.Kind() == reflect.Struct && f.FieldByName("F_id").IsValid() {
 				v = f.FieldByName("F_id").String()
+			} else if el.Field(j).Kind() == reflect.Pointer && el.Field(j).IsNil() {
+				v = nil
 			}
 			m[tag] = v
 		}

@@ -56,15 +56,21 @@ func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess
 				continue
 			}
 		}
-		if nv, ok := coerceField(ve, key, f, v); ok {
-			if f.Type.V == "table" {
-				nv = keepRows(ve, key, before[key], nv.([]any), fa)
-			}
+		nv, ok := coerceField(ve, key, f, v)
+		if rows, isRows := nv.([]any); isRows && f.Type.V == "table" {
+			// Rows are kept even when some cells were refused, so that the
+			// other cells are checked too.
+			rec[key] = keepRows(ve, key, before[key], rows, fa)
+		} else if ok {
 			rec[key] = nv
 		}
 	}
-	if len(ve.Errors) > 0 {
-		return nil, ve
+	// Go on after bad values: the other checks still report their problems,
+	// so a form with five mistakes gets five errors. A field whose value was
+	// refused is not also reported as missing.
+	refused := map[string]bool{}
+	for _, fe := range ve.Errors {
+		refused[fe.Path] = true
 	}
 
 	// Defaults on create, in declaration order (a default may use an earlier field).
@@ -148,7 +154,7 @@ func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess
 				return nil, err
 			}
 		}
-		if required && isEmpty(rec[name]) {
+		if required && isEmpty(rec[name]) && !refused[name] {
 			ve.add(name, "required", nil)
 		}
 		switch f.Type.V {
@@ -167,7 +173,7 @@ func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess
 					if col.Val == nil {
 						continue
 					}
-					if col.Val.Required && isEmpty(row[col.Key.V]) {
+					if col.Val.Required && isEmpty(row[col.Key.V]) && !refused[path] {
 						ve.add(path, "required", nil)
 					}
 					if col.Val.Type.V == "link" {

@@ -219,7 +219,7 @@ func TestEveryMistakeIsReported(t *testing.T) {
 			map[string]any{"item": f.ids["A100"], "qty": "1.2345"},
 		},
 	})
-	want := []string{"colour:unknown_field", "lines[0].qty:not_a_number", "lines[1].qty:scale", "order_date:not_a_date", "payment_method:not_an_option"}
+	want := []string{"colour:unknown_field", "customer:required", "lines[0].item:required", "lines[0].qty:not_a_number", "lines[1].qty:scale", "order_date:not_a_date", "payment_method:not_an_option"}
 	if got := codes(err); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("errors %v, want %v", got, want)
 	}
