@@ -8,34 +8,58 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v3"
+
+	"github.com/yerp/yerp/engine/auth"
+	"github.com/yerp/yerp/engine/packages"
+	"github.com/yerp/yerp/engine/records"
 )
 
-// Pinger is what the health check needs of the store.
+// Pinger is what the readiness check needs of the store.
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
-// Info describes the running server for the health endpoint.
+// Info describes the running server for the health endpoints.
 type Info struct {
 	Version string // the binary's version
 	Store   string // which backend: "sqlite" or "mongodb"
 }
 
+// Deps are the services the server calls. Store is required; without Auth,
+// Records and Packages only the health endpoints are served.
+type Deps struct {
+	Store    Pinger
+	Auth     *auth.Service
+	Records  *records.Engine
+	Packages *packages.Service
+	Info     Info
+	// SecureCookies marks the session cookie Secure (set when serving TLS or
+	// behind a TLS proxy).
+	SecureCookies bool
+}
+
 // New returns the HTTP application.
 //
-//	GET /healthz  200 {"status":"ok",...} when the store answers within 2 s, 503 otherwise
-func New(st Pinger, info Info) *fiber.App {
+//	GET /healthz  200 while the process serves (liveness)
+//	GET /readyz   200 when the store answers within 2 s, 503 otherwise
+//	/api/v1/...   the REST API (see api.go)
+func New(d Deps) *fiber.App {
 	app := fiber.New(fiber.Config{
 		AppName:      "yerp",
 		ReadTimeout:  30 * time.Second,
 		WriteTimeout: 60 * time.Second,
 		IdleTimeout:  2 * time.Minute,
+		BodyLimit:    8 << 20,
+		ErrorHandler: errorHandler,
 	})
 	app.Get("/healthz", func(c fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok", "version": d.Info.Version, "store": d.Info.Store})
+	})
+	app.Get("/readyz", func(c fiber.Ctx) error {
 		ctx, cancel := context.WithTimeout(c.Context(), 2*time.Second)
 		defer cancel()
-		body := fiber.Map{"version": info.Version, "store": info.Store}
-		if err := st.Ping(ctx); err != nil {
+		body := fiber.Map{"version": d.Info.Version, "store": d.Info.Store}
+		if err := d.Store.Ping(ctx); err != nil {
 			body["status"] = "unavailable"
 			body["error"] = err.Error()
 			return c.Status(fiber.StatusServiceUnavailable).JSON(body)
@@ -43,5 +67,8 @@ func New(st Pinger, info Info) *fiber.App {
 		body["status"] = "ok"
 		return c.JSON(body)
 	})
+	if d.Auth != nil && d.Records != nil && d.Packages != nil {
+		mountAPI(app, d)
+	}
 	return app
 }

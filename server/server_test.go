@@ -24,7 +24,7 @@ func serve(t *testing.T, app *fiber.App) string {
 	return "http://" + ln.Addr().String()
 }
 
-func TestHealthz(t *testing.T) {
+func TestReadyz(t *testing.T) {
 	open := func(t *testing.T) *sqlite.Store {
 		s, err := sqlite.Open(filepath.Join(t.TempDir(), "yerp.db"))
 		if err != nil {
@@ -46,8 +46,8 @@ func TestHealthz(t *testing.T) {
 		{"store answers", up, http.StatusOK, "ok"},
 		{"store closed", down, http.StatusServiceUnavailable, "unavailable"},
 	} {
-		base := serve(t, New(c.st, Info{Version: "test", Store: "sqlite"}))
-		resp, err := http.Get(base + "/healthz")
+		base := serve(t, New(Deps{Store: c.st, Info: Info{Version: "test", Store: "sqlite"}}))
+		resp, err := http.Get(base + "/readyz")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,10 +23,14 @@ import (
 
 	"github.com/gofiber/fiber/v3"
 
+	"github.com/yerp/yerp/engine/auth"
+	"github.com/yerp/yerp/engine/packages"
+	"github.com/yerp/yerp/engine/records"
 	"github.com/yerp/yerp/engine/store"
 	"github.com/yerp/yerp/engine/store/mongo"
 	"github.com/yerp/yerp/engine/store/sqlite"
 	"github.com/yerp/yerp/server"
+	"github.com/yerp/yerp/templates"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -42,6 +46,7 @@ Usage:
   yerp serve [flags]   run the server (embedded SQLite store in ./data by default)
   yerp check DIR       check a template package, or a catalog of packages
   yerp template ...    install, upgrade, roll back, export and import template packages
+  yerp user ...        add users, set passwords and roles
   yerp version         print the version
 
 Run "yerp serve -h" for the flags of serve.
@@ -60,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return check(args[1:], stdout, stderr)
 	case "template":
 		return templateCmd(ctx, args[1:], stdout, stderr)
+	case "user":
+		return userCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "yerp", version)
 		return 0
@@ -77,6 +84,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	data := fs.String("data", "data", "data directory of the embedded SQLite store")
 	storeURI := fs.String("store", "", "MongoDB connection string (mongodb://host:27017/yerp); empty: embedded SQLite in --data")
+	demo := fs.Bool("demo", false, "install the template catalog and a small demo data set (users for each role, with printed passwords)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -95,12 +103,38 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	defer st.Close()
 
+	svc, err := packages.New(ctx, st, templates.FS)
+	if err != nil {
+		fmt.Fprintf(stderr, "yerp serve: templates: %v\n", err)
+		return 1
+	}
+	users, err := auth.New(st, auth.Options{})
+	if err != nil {
+		fmt.Fprintf(stderr, "yerp serve: users: %v\n", err)
+		return 1
+	}
+	created, password, err := users.EnsureAdmin(ctx, os.Getenv("YERP_ADMIN_PASSWORD"))
+	if err != nil {
+		fmt.Fprintf(stderr, "yerp serve: admin user: %v\n", err)
+		return 1
+	}
+	if created && password != "" {
+		fmt.Fprintf(stderr, "first start: created user admin with the one-time password %s (change it after logging in)\n", password)
+	}
+	eng := records.New(st, svc.Model, records.Options{})
+	if *demo {
+		if err := loadDemo(ctx, svc, users, eng, stderr); err != nil {
+			fmt.Fprintf(stderr, "yerp serve: demo data: %v\n", err)
+			return 1
+		}
+	}
+
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "yerp serve: listen on %s: %v (use --addr to pick another address)\n", *addr, err)
 		return 1
 	}
-	app := server.New(st, server.Info{Version: version, Store: kind})
+	app := server.New(server.Deps{Store: st, Auth: users, Records: eng, Packages: svc, Info: server.Info{Version: version, Store: kind}})
 	log.Info("yerp serving", "url", "http://"+ln.Addr().String(), "store", kind, "version", version)
 
 	done := make(chan error, 1)

@@ -40,7 +40,8 @@ func TestServeHealthAndShutdown(t *testing.T) {
 	defer cancel()
 	var stdout, stderr syncBuffer
 	code := make(chan int, 1)
-	go func() { code <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", data}, &stdout, &stderr) }()
+	t.Setenv("YERP_ADMIN_PASSWORD", "first-admin-password")
+	go func() { code <- run(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--data", data}, &stdout, &stderr) }()
 
 	urlRE := regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`)
 	var base string
@@ -60,7 +61,7 @@ func TestServeHealthAndShutdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var body map[string]string
+	var body map[string]any
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +70,30 @@ func TestServeHealthAndShutdown(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "yerp.db")); err != nil {
 		t.Fatalf("embedded store file not created in --data: %v", err)
+	}
+	// The demo: log in as admin and find the demo customers; the demo users
+	// were printed with their passwords.
+	resp, err = http.Post(base+"/api/v1/auth/login", "application/json", strings.NewReader(`{"username":"admin","password":"first-admin-password"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var login struct{ Token string }
+	json.NewDecoder(resp.Body).Decode(&login)
+	resp.Body.Close()
+	req, _ := http.NewRequest("GET", base+"/api/v1/records/customer?count=true", nil)
+	req.Header.Set("Authorization", "Bearer "+login.Token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var page struct{ Total int }
+	json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || page.Total != 3 {
+		t.Fatalf("demo customers: status %d, %d customers", resp.StatusCode, page.Total)
+	}
+	if !strings.Contains(stderr.String(), "sales1") || !strings.Contains(stderr.String(), "sales_manager") {
+		t.Fatalf("demo users not printed: %s", stderr.String())
 	}
 	cancel()
 	select {

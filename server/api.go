@@ -1,0 +1,298 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v3"
+
+	"github.com/yerp/yerp/engine/auth"
+	"github.com/yerp/yerp/engine/records"
+)
+
+// sessionCookie carries the browser session token.
+const sessionCookie = "yerp_session"
+
+// mountAPI registers /api/v1.
+func mountAPI(app *fiber.App, d Deps) {
+	a := &api{d: d}
+	v1 := app.Group("/api/v1")
+	v1.Post("/auth/login", a.login)
+	authed := v1.Group("", a.authenticate)
+	authed.Get("/openapi.json", a.openAPI)
+	authed.Post("/auth/logout", a.logout)
+	authed.Get("/auth/me", a.me)
+	authed.Post("/auth/tokens", a.createToken)
+	authed.Get("/meta/entities", a.entities)
+	authed.Get("/meta/entities/:entity", a.entityMeta)
+	authed.Get("/records/:entity", a.list)
+	authed.Post("/records/:entity", a.create)
+	authed.Get("/records/:entity/:id", a.get)
+	authed.Patch("/records/:entity/:id", a.update)
+	authed.Delete("/records/:entity/:id", a.remove)
+	authed.Get("/records/:entity/:id/history", a.history)
+}
+
+type api struct{ d Deps }
+
+// session returns the caller, set by authenticate.
+func session(c fiber.Ctx) *auth.Session { s, _ := c.Locals("session").(*auth.Session); return s }
+
+func user(c fiber.Ctx) records.User {
+	u := session(c).User
+	return records.User{ID: u.ID, Name: u.Name, Roles: u.Roles, Lang: u.Language}
+}
+
+// authenticate accepts a bearer token or the session cookie; cookie sessions
+// must send their CSRF token on unsafe methods.
+func (a *api) authenticate(c fiber.Ctx) error {
+	token, fromCookie := "", false
+	if h := c.Get(fiber.HeaderAuthorization); strings.HasPrefix(h, "Bearer ") {
+		token = strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
+	} else if ck := c.Cookies(sessionCookie); ck != "" {
+		token, fromCookie = ck, true
+	}
+	if token == "" {
+		return problem(c, fiber.StatusUnauthorized, "", nil)
+	}
+	s, err := a.d.Auth.Authenticate(c.Context(), token)
+	if err != nil {
+		return fail(c, err)
+	}
+	if fromCookie && !safeMethod(c.Method()) && !a.d.Auth.CheckCSRF(s, c.Get("X-CSRF-Token")) {
+		return problem(c, fiber.StatusForbidden, "missing or wrong X-CSRF-Token", nil)
+	}
+	c.Locals("session", s)
+	return c.Next()
+}
+
+func safeMethod(m string) bool {
+	return m == fiber.MethodGet || m == fiber.MethodHead || m == fiber.MethodOptions
+}
+
+func (a *api) login(c fiber.Ctx) error {
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if err := json.Unmarshal(c.Body(), &in); err != nil {
+		return problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "body", Code: "invalid_json"}})
+	}
+	s, err := a.d.Auth.Login(c.Context(), in.Username, in.Password, c.IP())
+	if err != nil {
+		return fail(c, err)
+	}
+	c.Cookie(&fiber.Cookie{Name: sessionCookie, Value: s.Token, Path: "/", HTTPOnly: true, Secure: a.d.SecureCookies,
+		SameSite: fiber.CookieSameSiteLaxMode, Expires: s.ExpiresAt})
+	return c.JSON(fiber.Map{"token": s.Token, "csrf": s.CSRF, "user": userJSON(s.User), "expires_at": s.ExpiresAt})
+}
+
+func userJSON(u *auth.User) fiber.Map {
+	return fiber.Map{"id": u.ID, "username": u.Username, "name": u.Name, "roles": u.Roles, "language": u.Language, "must_change_password": u.MustChangePassword}
+}
+
+func (a *api) logout(c fiber.Ctx) error {
+	token := c.Cookies(sessionCookie)
+	if h := c.Get(fiber.HeaderAuthorization); strings.HasPrefix(h, "Bearer ") {
+		token = strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
+	}
+	if err := a.d.Auth.Logout(c.Context(), token); err != nil {
+		return fail(c, err)
+	}
+	c.ClearCookie(sessionCookie)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (a *api) me(c fiber.Ctx) error {
+	s := session(c)
+	return c.JSON(fiber.Map{"user": userJSON(s.User), "csrf": s.CSRF})
+}
+
+func (a *api) createToken(c fiber.Ctx) error {
+	var in struct {
+		Name string `json:"name"`
+		Days int    `json:"days"`
+	}
+	if err := json.Unmarshal(c.Body(), &in); err != nil {
+		return problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "body", Code: "invalid_json"}})
+	}
+	token, err := a.d.Auth.CreateToken(c.Context(), session(c).User.ID, in.Name, time.Duration(in.Days)*24*time.Hour)
+	if err != nil {
+		if errors.Is(err, auth.ErrInvalid) {
+			return problem(c, fiber.StatusBadRequest, err.Error(), nil)
+		}
+		return fail(c, err)
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"token": token})
+}
+
+// errAnswered tells a handler that body already wrote the error answer.
+var errAnswered = errors.New("answered")
+
+// body decodes a JSON object keeping numbers exact. On bad input it writes the
+// 400 answer and returns errAnswered.
+func body(c fiber.Ctx) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, answered(problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "body", Code: "invalid_json"}}))
+	}
+	// Keys that look like query operators or paths are never field names:
+	// refuse the request outright rather than as a field problem.
+	var bad []records.FieldError
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if strings.HasPrefix(k, "$") || strings.Contains(k, ".") || k == "" {
+					bad = append(bad, records.FieldError{Path: prefix + k, Code: "invalid_key"})
+					continue
+				}
+				walk(prefix+k+".", e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(prefix, e)
+			}
+		}
+	}
+	walk("", m)
+	if len(bad) > 0 {
+		return nil, answered(problem(c, fiber.StatusBadRequest, "", bad))
+	}
+	return m, nil
+}
+
+// answered is errAnswered once the error answer is written (or the write error).
+func answered(err error) error {
+	if err != nil {
+		return err
+	}
+	return errAnswered
+}
+
+// ifMatch reads the version the client read from If-Match ("3" or W/"3").
+func ifMatch(c fiber.Ctx) (int64, bool) {
+	h := strings.TrimPrefix(strings.TrimSpace(c.Get(fiber.HeaderIfMatch)), "W/")
+	v, err := strconv.ParseInt(strings.Trim(h, `"`), 10, 64)
+	return v, err == nil && v > 0
+}
+
+func etag(rec records.Record) string { return `"` + strconv.FormatInt(rec.Version(), 10) + `"` }
+
+func (a *api) list(c fiber.Ctx) error {
+	q := records.ListQuery{Filter: c.Query("filter"), After: c.Query("cursor"), Count: c.Query("count") == "true"}
+	if s := c.Query("sort"); s != "" {
+		q.Sort = strings.Split(s, ",")
+	}
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil {
+			return problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "limit", Code: "not_a_number"}})
+		}
+		q.Limit = n
+	}
+	page, err := a.d.Records.List(c.Context(), user(c), c.Params("entity"), q)
+	if err != nil {
+		var ve *records.ValidationError
+		if errors.As(err, &ve) {
+			return problem(c, fiber.StatusBadRequest, "", ve.Errors)
+		}
+		return fail(c, err)
+	}
+	out := fiber.Map{"records": page.Records, "next": page.Next}
+	if q.Count {
+		out["total"] = page.Total
+	}
+	if f := c.Query("fields"); f != "" {
+		keep := map[string]bool{"id": true, "version": true}
+		for _, name := range strings.Split(f, ",") {
+			keep[strings.TrimSpace(name)] = true
+		}
+		for _, r := range page.Records {
+			for k := range r {
+				if !keep[k] {
+					delete(r, k)
+				}
+			}
+		}
+	}
+	return c.JSON(out)
+}
+
+func (a *api) create(c fiber.Ctx) error {
+	in, err := body(c)
+	if err != nil {
+		return ignoreAnswered(err)
+	}
+	rec, err := a.d.Records.Create(c.Context(), user(c), c.Params("entity"), in)
+	if err != nil {
+		return fail(c, err)
+	}
+	c.Set(fiber.HeaderETag, etag(rec))
+	c.Set(fiber.HeaderLocation, "/api/v1/records/"+c.Params("entity")+"/"+rec.ID())
+	return c.Status(fiber.StatusCreated).JSON(rec)
+}
+
+func (a *api) get(c fiber.Ctx) error {
+	rec, err := a.d.Records.Get(c.Context(), user(c), c.Params("entity"), c.Params("id"))
+	if err != nil {
+		return fail(c, err)
+	}
+	c.Set(fiber.HeaderETag, etag(rec))
+	return c.JSON(rec)
+}
+
+func (a *api) update(c fiber.Ctx) error {
+	version, ok := ifMatch(c)
+	if !ok {
+		return problem(c, fiber.StatusPreconditionRequired, "send If-Match with the record's version (its ETag)", nil)
+	}
+	in, err := body(c)
+	if err != nil {
+		return ignoreAnswered(err)
+	}
+	rec, err := a.d.Records.Update(c.Context(), user(c), c.Params("entity"), c.Params("id"), version, in)
+	if err != nil {
+		return fail(c, err)
+	}
+	c.Set(fiber.HeaderETag, etag(rec))
+	return c.JSON(rec)
+}
+
+func (a *api) remove(c fiber.Ctx) error {
+	version, ok := ifMatch(c)
+	if !ok {
+		return problem(c, fiber.StatusPreconditionRequired, "send If-Match with the record's version (its ETag)", nil)
+	}
+	if err := a.d.Records.Delete(c.Context(), user(c), c.Params("entity"), c.Params("id"), version); err != nil {
+		return fail(c, err)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (a *api) history(c fiber.Ctx) error {
+	h, err := a.d.Records.History(c.Context(), user(c), c.Params("entity"), c.Params("id"))
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(fiber.Map{"entries": h})
+}
+
+func logError(c fiber.Ctx, err error) {
+	slog.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+}
+
+func ignoreAnswered(err error) error {
+	if errors.Is(err, errAnswered) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,180 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gofiber/fiber/v3"
+
+	"github.com/yerp/yerp/engine/auth"
+	"github.com/yerp/yerp/engine/records"
+	"github.com/yerp/yerp/engine/store"
+)
+
+// Problem is an error answer (RFC 9457, application/problem+json), with one
+// entry per field problem so a form can show each at its field.
+type Problem struct {
+	Type   string         `json:"type"`
+	Title  string         `json:"title"`
+	Status int            `json:"status"`
+	Detail string         `json:"detail,omitempty"`
+	Errors []ProblemField `json:"errors,omitempty"`
+}
+
+// ProblemField is one field's problem, with its message in the caller's language.
+type ProblemField struct {
+	Field   string         `json:"field"`
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Params  map[string]any `json:"params,omitempty"`
+}
+
+// lang picks the language of messages: the first of zh or en that
+// Accept-Language names, else the signed-in user's preference, else zh-CN.
+func lang(c fiber.Ctx) string {
+	al := strings.ToLower(c.Get("Accept-Language"))
+	for _, part := range strings.Split(al, ",") {
+		tag := strings.TrimSpace(strings.SplitN(part, ";", 2)[0])
+		switch {
+		case strings.HasPrefix(tag, "zh"):
+			return "zh-CN"
+		case strings.HasPrefix(tag, "en"):
+			return "en"
+		}
+	}
+	if s := session(c); s != nil && s.User != nil && s.User.Language == "en" {
+		return "en"
+	}
+	return "zh-CN"
+}
+
+// messages are the texts of field error codes: zh-CN and en, with {param}
+// placeholders.
+var messages = map[string][2]string{
+	"required":       {"必填", "is required"},
+	"unknown_field":  {"没有这个字段", "is not a field of this record"},
+	"readonly":       {"不可修改", "cannot be changed"},
+	"not_a_number":   {"必须是数字", "must be a number"},
+	"scale":          {"最多 {scale} 位小数", "allows at most {scale} decimal places"},
+	"min":            {"不能小于 {min}", "must be at least {min}"},
+	"max":            {"不能大于 {max}", "must be at most {max}"},
+	"out_of_range":   {"数值超出范围", "is out of range"},
+	"not_a_bool":     {"必须是是/否", "must be true or false"},
+	"not_a_date":     {"日期格式应为 {format}", "must be a date as {format}"},
+	"not_a_datetime": {"时间格式应为 {format}", "must be a date and time as {format}"},
+	"not_an_option":  {"不是可选项", "is not one of the options"},
+	"not_a_list":     {"必须是列表", "must be a list"},
+	"not_an_object":  {"必须是对象", "must be an object"},
+	"not_text":       {"必须是文本", "must be text"},
+	"single_line":    {"不能换行", "must be a single line"},
+	"min_length":     {"至少 {min} 个字符", "must have at least {min} characters"},
+	"max_length":     {"最多 {max} 个字符", "must have at most {max} characters"},
+	"pattern":        {"格式不正确", "has the wrong format"},
+	"not_an_email":   {"不是有效的邮箱", "is not an email address"},
+	"not_a_phone":    {"不是有效的电话号码", "is not a phone number"},
+	"min_rows":       {"至少 {min} 行", "needs at least {min} rows"},
+	"max_rows":       {"最多 {max} 行", "allows at most {max} rows"},
+	"link_not_found": {"关联的记录不存在", "links to a record that does not exist"},
+	"unique":         {"已被其他记录使用", "is already used by another record"},
+	"use_transition": {"状态只能通过流转改变", "changes only through a transition"},
+	"invalid_filter": {"筛选条件有误（第 {column} 个字符）：{message}", "is not a valid filter (at character {column}): {message}"},
+	"invalid":        {"无效：{message}", "is invalid: {message}"},
+	"invalid_json":   {"不是有效的 JSON", "is not valid JSON"},
+	"invalid_key":    {"不是有效的字段名", "is not a valid field name"},
+}
+
+// message renders a field error in language l.
+func message(l string, fe records.FieldError) string {
+	if fe.Code == "rule" {
+		if m, ok := fe.Params["message"].(map[string]string); ok {
+			if text := m[l]; text != "" {
+				return text
+			}
+			for _, text := range m {
+				return text
+			}
+		}
+	}
+	pair, ok := messages[fe.Code]
+	if !ok {
+		return fe.Code
+	}
+	text := pair[0]
+	if l == "en" {
+		text = pair[1]
+	}
+	for k, v := range fe.Params {
+		text = strings.ReplaceAll(text, "{"+k+"}", fmt.Sprint(v))
+	}
+	return text
+}
+
+// titles of problems by status, in both languages.
+var titles = map[int][2]string{
+	400: {"请求有误", "Bad request"},
+	401: {"请先登录", "Not signed in"},
+	403: {"没有权限", "Forbidden"},
+	404: {"找不到", "Not found"},
+	409: {"记录已被他人修改，请刷新后重试", "The record was changed by someone else; reload and try again"},
+	412: {"需要 If-Match 版本", "If-Match with the version is required"},
+	413: {"请求太大", "Request too large"},
+	422: {"填写有误", "Some fields need attention"},
+	428: {"需要 If-Match 版本", "If-Match with the version is required"},
+	429: {"尝试次数过多，请稍后再试", "Too many attempts; try again later"},
+	500: {"服务器出错", "Server error"},
+}
+
+// problem writes an error answer.
+func problem(c fiber.Ctx, status int, detail string, fields []records.FieldError) error {
+	l := lang(c)
+	t := titles[status]
+	title := t[0]
+	if l == "en" {
+		title = t[1]
+	}
+	p := Problem{Type: "about:blank", Title: title, Status: status, Detail: detail}
+	for _, fe := range fields {
+		p.Errors = append(p.Errors, ProblemField{Field: fe.Path, Code: fe.Code, Message: message(l, fe), Params: fe.Params})
+	}
+	c.Set(fiber.HeaderContentType, "application/problem+json; charset=utf-8")
+	return c.Status(status).JSON(p, "application/problem+json; charset=utf-8")
+}
+
+// fail maps an engine error to its problem answer.
+func fail(c fiber.Ctx, err error) error {
+	var ve *records.ValidationError
+	var rl *auth.RateLimitError
+	switch {
+	case errors.As(err, &ve):
+		return problem(c, fiber.StatusUnprocessableEntity, "", ve.Errors)
+	case errors.Is(err, records.ErrNotFound):
+		return problem(c, fiber.StatusNotFound, "", nil)
+	case errors.Is(err, records.ErrForbidden):
+		return problem(c, fiber.StatusForbidden, strings.TrimPrefix(err.Error(), "records: forbidden: "), nil)
+	case errors.Is(err, records.ErrConflict):
+		return problem(c, fiber.StatusConflict, "", nil)
+	case errors.As(err, &rl):
+		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(rl.RetryAfter.Seconds())+1))
+		return problem(c, fiber.StatusTooManyRequests, "", nil)
+	case errors.Is(err, auth.ErrBadCredentials), errors.Is(err, auth.ErrUnauthenticated):
+		return problem(c, fiber.StatusUnauthorized, "", nil)
+	case errors.Is(err, store.ErrInvalid):
+		return problem(c, fiber.StatusBadRequest, err.Error(), nil)
+	}
+	return err // logged by the error handler; the client gets a 500 problem
+}
+
+// errorHandler answers every unhandled error as a problem.
+func errorHandler(c fiber.Ctx, err error) error {
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		status := fe.Code
+		if _, ok := titles[status]; !ok {
+			return c.Status(status).JSON(Problem{Type: "about:blank", Title: fe.Message, Status: status})
+		}
+		return problem(c, status, fe.Message, nil)
+	}
+	logError(c, err)
+	return problem(c, fiber.StatusInternalServerError, "", nil)
+}
