@@ -130,7 +130,7 @@ func assignable(t reflect.Type, w want) bool {
 	case w.typ == tDate:
 		return t == tTime
 	case w.link != "":
-		return t == tString || t.Kind() == reflect.Struct
+		return t == tString || t.Kind() == reflect.Struct || t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct
 	case w.typ.Kind() == reflect.Slice && t.Kind() == reflect.Slice:
 		return true // table copied from table: row by row, matching columns
 	}
@@ -157,7 +157,7 @@ func typeName(t reflect.Type) string {
 		return "a number"
 	case t.Kind() == reflect.Slice:
 		return "a list"
-	case t.Kind() == reflect.Struct:
+	case t.Kind() == reflect.Struct, t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct:
 		return "a record"
 	}
 	return fmt.Sprint(t)

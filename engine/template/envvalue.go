@@ -95,6 +95,12 @@ func convert(dst reflect.Value, x any) error {
 			}
 		}
 		dst.Set(reflect.ValueOf(tm))
+	case dst.Kind() == reflect.Pointer && dst.Type().Elem().Kind() == reflect.Struct:
+		rec := reflect.New(dst.Type().Elem())
+		if err := convert(rec.Elem(), x); err != nil {
+			return err
+		}
+		dst.Set(rec)
 	case dst.Kind() == reflect.Struct:
 		switch y := x.(type) {
 		case string: // a link as stored: the id

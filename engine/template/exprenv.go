@@ -67,7 +67,8 @@ func (b *typeBuilder) fieldType(f *FieldDecl, depth int) reflect.Type {
 	case "link":
 		if depth < maxLinkDepth {
 			if _, ok := b.entities[f.To.V]; ok {
-				return b.record(f.To.V, depth+1)
+				// A pointer, so that an empty link is nil: customer == nil.
+				return reflect.PointerTo(b.record(f.To.V, depth+1))
 			}
 		}
 		return tString
