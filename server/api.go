@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"mime"
 	"strconv"
 	"strings"
 	"time"
@@ -36,6 +38,8 @@ func mountAPI(app *fiber.App, d Deps) {
 	authed.Patch("/records/:entity/:id", a.update)
 	authed.Delete("/records/:entity/:id", a.remove)
 	authed.Get("/records/:entity/:id/history", a.history)
+	authed.Post("/files/:entity/:field", a.upload)
+	authed.Get("/records/:entity/:id/files/:field", a.download)
 }
 
 type api struct{ d Deps }
@@ -295,4 +299,41 @@ func ignoreAnswered(err error) error {
 		return nil
 	}
 	return err
+}
+
+// upload stores a file for an attachment field: the body is the file (or a
+// multipart form with a "file" part); ?name= or the part gives its name.
+func (a *api) upload(c fiber.Ctx) error {
+	name := c.Query("name")
+	var r io.Reader = bytes.NewReader(c.Body())
+	if strings.HasPrefix(c.Get(fiber.HeaderContentType), "multipart/form-data") {
+		fh, err := c.FormFile("file")
+		if err != nil {
+			return problem(c, fiber.StatusBadRequest, "send the file in a form part named file", nil)
+		}
+		f, err := fh.Open()
+		if err != nil {
+			return fail(c, err)
+		}
+		defer f.Close()
+		r, name = f, fh.Filename
+	}
+	info, err := a.d.Records.Upload(c.Context(), user(c), c.Params("entity"), c.Params("field"), name, r)
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.Status(fiber.StatusCreated).JSON(info)
+}
+
+// download sends the file of an attachment field.
+func (a *api) download(c fiber.Ctx) error {
+	var buf bytes.Buffer
+	info, err := a.d.Records.Download(c.Context(), user(c), c.Params("entity"), c.Params("id"), c.Params("field"), &buf)
+	if err != nil {
+		return fail(c, err)
+	}
+	c.Set(fiber.HeaderContentType, info.ContentType)
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set(fiber.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": info.Name}))
+	return c.Send(buf.Bytes())
 }

@@ -49,6 +49,7 @@ fields:
       cost: {type: money, default: "item.cost"}
   total: {type: money, compute: "sum(lines, .amount)", label: {zh-CN: 合计, en: Total}}
   note: {type: text, label: {zh-CN: 备注, en: Note}}
+  contract: {type: attachment, max_size: 2000, accept: [application/pdf, image/*], label: {zh-CN: 合同, en: Contract}}
 states:
   draft: {initial: true, label: {zh-CN: 草稿, en: Draft}, editable_by: [sales, sales_manager]}
   done: {final: true, label: {zh-CN: 完成, en: Done}}
@@ -79,7 +80,7 @@ type harness struct {
 	ids  map[string]string
 }
 
-func catalog(t *testing.T) fs.FS {
+func catalog(t testing.TB) fs.FS {
 	cat := fstest.MapFS{}
 	for name, text := range testPackage {
 		cat["sales/"+name] = &fstest.MapFile{Data: []byte(text)}
@@ -352,3 +353,74 @@ func count(t *testing.T, st store.Store) int64 {
 }
 
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// A PNG file: the signature and an IHDR chunk are enough for sniffing.
+var png = append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), bytes.Repeat([]byte{7}, 100)...)
+
+func TestAttachments(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store) {
+		h := start(t, st)
+		alice, bob := h.login("alice", "alice-password-1"), h.login("bob", "bob-password-1")
+		upload := func(c *client, name string, data []byte, want int) map[string]any {
+			req, _ := http.NewRequest("POST", h.base+"/api/v1/files/sales_order/contract?name="+name, bytes.NewReader(data))
+			req.Header.Set("Authorization", "Bearer "+c.token)
+			req.Header.Set("Accept-Language", "en")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out map[string]any
+			json.NewDecoder(resp.Body).Decode(&out)
+			if resp.StatusCode != want {
+				t.Fatalf("upload %s: %d %v, want %d", name, resp.StatusCode, out, want)
+			}
+			return out
+		}
+		info := upload(alice, "scan.png", png, 201)
+		if info["content_type"] != "image/png" || info["size"] != float64(len(png)) {
+			t.Fatalf("upload: %v", info)
+		}
+		// The type is sniffed from the bytes, not from the name.
+		p := upload(alice, "contract.pdf", []byte("MZ\x90\x00 this is not a pdf"), 422)
+		if !strings.Contains(mustJSON(p), "file_type") {
+			t.Fatalf("wrong type: %v", p)
+		}
+		p = upload(alice, "big.png", append(png, make([]byte, 3000)...), 422)
+		if !strings.Contains(mustJSON(p), "file_too_large") || !strings.Contains(mustJSON(p), "must be at most 2000 bytes") {
+			t.Fatalf("too large: %v", p)
+		}
+		bobs := upload(bob, "bob.png", png, 201)
+
+		order := `{"customer":"` + h.ids["C1"] + `","lines":[{"item":"` + h.ids["A"] + `","qty":"1"}],"contract":"%s"}`
+		var prob Problem
+		h.call(alice, "POST", "/api/v1/records/sales_order", strings.Replace(order, "%s", bobs["id"].(string), 1), nil, 422, &prob)
+		if prob.Errors[0].Code != "file_not_found" {
+			t.Fatalf("someone else's file: %+v", prob)
+		}
+		var rec map[string]any
+		h.call(alice, "POST", "/api/v1/records/sales_order", strings.Replace(order, "%s", info["id"].(string), 1), nil, 201, &rec)
+
+		get := func(c *client, want int) []byte {
+			req, _ := http.NewRequest("GET", h.base+"/api/v1/records/sales_order/"+rec["id"].(string)+"/files/contract", nil)
+			req.Header.Set("Authorization", "Bearer "+c.token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			data, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != want {
+				t.Fatalf("download: %d, want %d", resp.StatusCode, want)
+			}
+			if want == 200 && (resp.Header.Get("Content-Type") != "image/png" || !strings.Contains(resp.Header.Get("Content-Disposition"), "scan.png")) {
+				t.Fatalf("download headers: %v", resp.Header)
+			}
+			return data
+		}
+		if !bytes.Equal(get(alice, 200), png) {
+			t.Fatal("downloaded bytes differ")
+		}
+		get(bob, 404)
+	})
+}

@@ -187,6 +187,10 @@ func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess
 			if err := ev.checkLink(ve, name, f, rec[name]); err != nil {
 				return nil, err
 			}
+		case "attachment":
+			if err := ev.checkFile(ve, name, name, rec[name], before[name]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	// The template's rules, once the fields are sound.
