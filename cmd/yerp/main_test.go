@@ -41,7 +41,9 @@ func TestServeHealthAndShutdown(t *testing.T) {
 	var stdout, stderr syncBuffer
 	code := make(chan int, 1)
 	t.Setenv("YERP_ADMIN_PASSWORD", "first-admin-password")
-	go func() { code <- run(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--data", data}, &stdout, &stderr) }()
+	go func() {
+		code <- run(ctx, []string{"serve", "--demo", "--addr", "127.0.0.1:0", "--data", data}, &stdout, &stderr)
+	}()
 
 	urlRE := regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`)
 	var base string
