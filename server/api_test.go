@@ -424,3 +424,38 @@ func TestAttachments(t *testing.T) {
 		get(bob, 404)
 	})
 }
+
+func TestMetaInTheCallersLanguage(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "yerp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h := start(t, st)
+	alice := h.login("alice", "alice-password-1")
+	var list struct{ Entities []map[string]any }
+	h.call(alice, "GET", "/api/v1/meta/entities", "", map[string]string{"Accept-Language": "en"}, 200, &list)
+	names := map[string]string{}
+	for _, e := range list.Entities {
+		names[e["name"].(string)] = e["label"].(string)
+	}
+	if names["sales_order"] != "Sales order" || names["customer"] != "Customer" {
+		t.Fatalf("entities for sales: %v", names)
+	}
+	if _, ok := names["company"]; !ok {
+		t.Fatalf("company settings are readable by every role: %v", names)
+	}
+	var meta map[string]any
+	h.call(alice, "GET", "/api/v1/meta/entities/sales_order", "", map[string]string{"Accept-Language": "zh-CN"}, 200, &meta)
+	if meta["label"] != "批发订货单" || meta["schema"] == nil {
+		t.Fatalf("meta: %v", meta)
+	}
+	text := mustJSON(meta)
+	if strings.Contains(text, `"cost"`) {
+		t.Fatalf("meta shows a hidden column to sales: %s", text)
+	}
+	if !strings.Contains(text, `"name":"lines"`) || !strings.Contains(text, `"label":"草稿"`) {
+		t.Fatalf("meta lacks the table or the states: %s", text)
+	}
+	h.call(alice, "GET", "/api/v1/meta/entities/nope", "", nil, 404, nil)
+}

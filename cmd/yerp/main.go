@@ -137,6 +137,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	app := server.New(server.Deps{Store: st, Auth: users, Records: eng, Packages: svc, Info: server.Info{Version: version, Store: kind}})
 	log.Info("yerp serving", "url", "http://"+ln.Addr().String(), "store", kind, "version", version)
 
+	// Expired sessions, tokens and login counters are removed hourly.
+	go func() {
+		tick := time.NewTicker(time.Hour)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if _, err := users.Cleanup(ctx); err != nil {
+					log.Warn("cleanup of expired sessions failed", "err", err)
+				}
+			}
+		}
+	}()
+
 	done := make(chan error, 1)
 	go func() {
 		done <- app.Listener(ln, fiber.ListenConfig{DisableStartupMessage: true})
