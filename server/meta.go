@@ -20,53 +20,13 @@ func label(l template.Label, lang string) string {
 	return ""
 }
 
-// hiddenFor lists the fields hidden from every role of u that may read ent.
-func hiddenFor(ent *template.Entity, u records.User) map[string]bool {
-	hidden := map[string]bool{}
-	if slices.Contains(u.Roles, records.AdminRole) {
-		return hidden
-	}
-	counts, readers := map[string]int{}, 0
-	for _, role := range u.Roles {
-		acc, ok := ent.Decl.Access.Get(role)
-		if !ok || acc == nil || acc.Read == nil || (acc.Read.Const != nil && !*acc.Read.Const) {
-			continue
-		}
-		readers++
-		if acc.Fields != nil {
-			for _, f := range acc.Fields.Hide {
-				counts[f.V]++
-			}
-		}
-	}
-	for f, n := range counts {
-		if n == readers {
-			hidden[f] = true
-		}
-	}
-	return hidden
-}
-
-// readable reports whether one of u's roles may read ent at all.
-func readable(ent *template.Entity, u records.User) bool {
-	if slices.Contains(u.Roles, records.AdminRole) {
-		return true
-	}
-	for _, role := range u.Roles {
-		if acc, ok := ent.Decl.Access.Get(role); ok && acc != nil && acc.Read != nil && (acc.Read.Const == nil || *acc.Read.Const) {
-			return true
-		}
-	}
-	return false
-}
-
 func (a *api) entities(c fiber.Ctx) error {
 	l, u := lang(c), user(c)
 	m := a.d.Packages.Model()
 	out := []fiber.Map{}
 	for _, name := range sortedEntities(m) {
 		ent := m.Entities[name]
-		if !readable(ent, u) {
+		if !records.Readable(ent, u) {
 			continue
 		}
 		out = append(out, fiber.Map{"name": name, "package": ent.Package, "label": label(ent.Decl.Label, l)})
@@ -89,10 +49,10 @@ func sortedEntities(m *template.Model) []string {
 func (a *api) entityMeta(c fiber.Ctx) error {
 	l, u := lang(c), user(c)
 	ent := a.d.Packages.Model().Entities[c.Params("entity")]
-	if ent == nil || !readable(ent, u) {
+	if ent == nil || !records.Readable(ent, u) {
 		return problem(c, fiber.StatusNotFound, "", nil)
 	}
-	hidden := hiddenFor(ent, u)
+	hidden := records.HiddenFields(ent, u)
 	fields := []fiber.Map{}
 	for _, fe := range ent.Decl.Fields {
 		if fe.Val == nil || hidden[fe.Key.V] {

@@ -3,6 +3,7 @@ package server
 import (
 	"github.com/gofiber/fiber/v3"
 
+	"github.com/yerp/yerp/engine/records"
 	"github.com/yerp/yerp/engine/template"
 )
 
@@ -114,10 +115,10 @@ func (a *api) openAPI(c fiber.Ctx) error {
 	paths := fiber.Map{}
 	for _, name := range sortedEntities(m) {
 		ent := m.Entities[name]
-		if !readable(ent, u) {
+		if !records.Readable(ent, u) {
 			continue
 		}
-		schemas[name] = recordSchema(ent, hiddenFor(ent, u))
+		schemas[name] = recordSchema(ent, records.HiddenFields(ent, u))
 		ref := fiber.Map{"$ref": "#/components/schemas/" + name}
 		one := fiber.Map{"description": "the record", "content": fiber.Map{"application/json": fiber.Map{"schema": ref}}}
 		idParam := fiber.Map{"name": "id", "in": "path", "required": true, "schema": fiber.Map{"type": "string"}}

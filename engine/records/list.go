@@ -142,32 +142,52 @@ func (e *Engine) readFilter(ent *template.Entity, u User, schema query.Schema, v
 	return store.Or(grants...), nil
 }
 
-// querySchema lists the fields a user may filter and sort on: the entity's
-// fields minus those hidden from every role of the user that may read, plus
-// the system fields.
-func (e *Engine) querySchema(ent *template.Entity, u User) query.Schema {
+// HiddenFields lists the fields (and "table.column"s) hidden from every role
+// of u that may read ent: what u can never see, filter or sort on, whatever
+// the record. Per record, Get and List may hide less (see fields).
+func HiddenFields(ent *template.Entity, u User) map[string]bool {
 	hidden := map[string]bool{}
-	if !u.IsAdmin() {
-		counts := map[string]int{}
-		readers := 0
-		for _, role := range u.Roles {
-			acc, ok := ent.Decl.Access.Get(role)
-			if !ok || acc == nil || acc.Read == nil || (acc.Read.Const != nil && !*acc.Read.Const) {
-				continue
-			}
-			readers++
-			if acc.Fields != nil {
-				for _, f := range acc.Fields.Hide {
-					counts[f.V]++
-				}
-			}
+	if u.IsAdmin() {
+		return hidden
+	}
+	counts, readers := map[string]int{}, 0
+	for _, role := range u.Roles {
+		acc, ok := ent.Decl.Access.Get(role)
+		if !ok || acc == nil || acc.Read == nil || (acc.Read.Const != nil && !*acc.Read.Const) {
+			continue
 		}
-		for f, n := range counts {
-			if n == readers {
-				hidden[f] = true
+		readers++
+		if acc.Fields != nil {
+			for _, f := range acc.Fields.Hide {
+				counts[f.V]++
 			}
 		}
 	}
+	for f, n := range counts {
+		if n == readers {
+			hidden[f] = true
+		}
+	}
+	return hidden
+}
+
+// Readable reports whether one of u's roles may read some records of ent.
+func Readable(ent *template.Entity, u User) bool {
+	if u.IsAdmin() {
+		return true
+	}
+	for _, role := range u.Roles {
+		if acc, ok := ent.Decl.Access.Get(role); ok && acc != nil && acc.Read != nil && (acc.Read.Const == nil || *acc.Read.Const) {
+			return true
+		}
+	}
+	return false
+}
+
+// querySchema lists the fields a user may filter and sort on: the entity's
+// fields minus those hidden from the user, plus the system fields.
+func (e *Engine) querySchema(ent *template.Entity, u User) query.Schema {
+	hidden := HiddenFields(ent, u)
 	s := query.Schema{
 		fID: {Type: "text"}, fNumber: {Type: "text"}, fState: {Type: "text"},
 		fOwner: {Type: "user"}, fCreatedAt: {Type: "datetime"}, fUpdatedAt: {Type: "datetime"},

@@ -11,49 +11,40 @@ import (
 // Get returns a record the user may read, without the fields it may not see.
 // A record the user may not read is reported as not found.
 func (e *Engine) Get(ctx context.Context, u User, entity, id string) (Record, error) {
-	_, ent, err := e.entity(entity)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := e.get(ctx, entity, id)
-	if err != nil {
-		return nil, err
-	}
-	ev := e.evaluator(ctx, ent, u)
-	ok, err := ev.can("read", rec)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("%w: %s %s", ErrNotFound, entity, id)
-	}
-	fa, err := ev.fields("read", rec)
+	rec, fa, err := e.readable(ctx, u, entity, id)
 	if err != nil {
 		return nil, err
 	}
 	return project(rec, fa), nil
 }
 
-// History returns the audit entries of a record the user may read, oldest
-// first, without changes to fields the user may not see.
-func (e *Engine) History(ctx context.Context, u User, entity, id string) ([]Entry, error) {
+// readable loads a record the user may read, with what the user may see of it;
+// a record the user may not read does not exist for that user.
+func (e *Engine) readable(ctx context.Context, u User, entity, id string) (Record, fieldAccess, error) {
 	_, ent, err := e.entity(entity)
 	if err != nil {
-		return nil, err
+		return nil, fieldAccess{}, err
 	}
 	rec, err := e.get(ctx, entity, id)
 	if err != nil {
-		return nil, err
+		return nil, fieldAccess{}, err
 	}
 	ev := e.evaluator(ctx, ent, u)
 	ok, err := ev.can("read", rec)
 	if err != nil {
-		return nil, err
+		return nil, fieldAccess{}, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: %s %s", ErrNotFound, entity, id)
+		return nil, fieldAccess{}, fmt.Errorf("%w: %s %s", ErrNotFound, entity, id)
 	}
 	fa, err := ev.fields("read", rec)
+	return rec, fa, err
+}
+
+// History returns the audit entries of a record the user may read, oldest
+// first, without changes to fields the user may not see.
+func (e *Engine) History(ctx context.Context, u User, entity, id string) ([]Entry, error) {
+	_, fa, err := e.readable(ctx, u, entity, id)
 	if err != nil {
 		return nil, err
 	}
