@@ -146,7 +146,7 @@ func (s *Service) migrateRecord(ctx context.Context, coll string, d store.Doc, f
 		if storageKind(newType) != storageKind(oldType) && storageKind(newType) == kindOf(d[field]) {
 			return false, nil // converted by an earlier, interrupted run
 		}
-		env, err := template.EnvValue(prog.Env, d)
+		env, err := prog.Env(d)
 		if err != nil {
 			return false, fmt.Errorf("packages: migrate %s %s: %w", coll, d.ID(), err)
 		}

@@ -42,7 +42,12 @@ func (e *Engine) audit(ctx context.Context, u User, ent *template.Entity, action
 	} else {
 		ver, id = before.Version()+1, before.ID()
 	}
-	changes := diff(before, after)
+	// A creation is recorded without a diff: the first version of the record
+	// holds its initial values, and copying them would double every insert.
+	var changes []Change
+	if action != "create" {
+		changes = diff(before, after)
+	}
 	list := make([]any, len(changes))
 	for i, c := range changes {
 		m := map[string]any{"path": c.Path, "op": c.Op}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/yerp/yerp/engine/template"
 )
@@ -41,19 +42,27 @@ func (ev *evaluator) linked(entity, id string) (map[string]any, error) {
 	return r, nil
 }
 
-// envDoc is rec with its links replaced by the linked records, the way the
-// expression types expect them (one level deep: a linked record's own links
-// stay ids).
-func (ev *evaluator) envDoc(fields template.Map[*template.FieldDecl], rec map[string]any) (map[string]any, error) {
-	doc := make(map[string]any, len(rec)+2)
-	for k, v := range rec {
-		doc[k] = v
+// envDoc is the part of rec that names reads (all of rec when names is nil),
+// with links replaced by the linked records, the way the expression types
+// expect them (one level deep: a linked record's own links stay ids).
+func (ev *evaluator) envDoc(fields template.Map[*template.FieldDecl], rec map[string]any, names []string) (map[string]any, error) {
+	doc := make(map[string]any, len(names)+1)
+	if names == nil {
+		for k, v := range rec {
+			doc[k] = v
+		}
+	} else {
+		for _, n := range names {
+			if v, ok := rec[n]; ok {
+				doc[n] = v
+			}
+		}
 	}
 	for _, f := range fields {
 		if f.Val == nil || f.Val.Type.V != "link" {
 			continue
 		}
-		id, ok := rec[f.Key.V].(string)
+		id, ok := doc[f.Key.V].(string)
 		if !ok || id == "" {
 			continue
 		}
@@ -85,19 +94,21 @@ func (ev *evaluator) run(place string, rec map[string]any, row map[string]any, r
 	if p == nil {
 		return nil, nil
 	}
-	doc, err := ev.envDoc(ev.ent.Decl.Fields, rec)
-	if err != nil {
-		return nil, err
-	}
+	var doc map[string]any
+	var err error
 	if row != nil {
-		rdoc, err := ev.envDoc(rowFields, row)
-		if err != nil {
+		if doc, err = ev.envDoc(rowFields, row, p.Names); err != nil {
 			return nil, err
 		}
-		rdoc["parent"] = doc
-		doc = rdoc
+		if slices.Contains(p.Names, "parent") {
+			if doc["parent"], err = ev.envDoc(ev.ent.Decl.Fields, rec, nil); err != nil {
+				return nil, err
+			}
+		}
+	} else if doc, err = ev.envDoc(ev.ent.Decl.Fields, rec, p.Names); err != nil {
+		return nil, err
 	}
-	env, err := template.EnvValue(p.Env, doc)
+	env, err := p.Env(doc)
 	if err != nil {
 		return nil, fmt.Errorf("records: %s: %w", place, err)
 	}

@@ -39,7 +39,7 @@ func TestProgramsRunWithExactDecimals(t *testing.T) {
 		t.Fatalf("programs: %v", order.Programs)
 	}
 	// A row of the order's lines: qty 3 at price 0.1.
-	row := reflect.New(amount.Env).Elem()
+	row := reflect.New(amount.EnvType).Elem()
 	setByTag(t, row, "qty", decimal.MustParse("3"))
 	setByTag(t, row, "price", decimal.MustParse("0.1"))
 	got, err := amount.Run(row.Interface())
@@ -47,7 +47,7 @@ func TestProgramsRunWithExactDecimals(t *testing.T) {
 		t.Fatalf("qty 3 × price 0.1 = %v, %v; want exactly 0.3", got, err)
 	}
 	// The order: three lines of 0.1, summed exactly.
-	rec := reflect.New(total.Env).Elem()
+	rec := reflect.New(total.EnvType).Elem()
 	lines := rec.FieldByName("F_lines")
 	for i := 0; i < 3; i++ {
 		r := reflect.New(lines.Type().Elem()).Elem()

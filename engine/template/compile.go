@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 )
@@ -18,9 +19,35 @@ type Program struct {
 	Src  string
 	File string
 	Pos  Pos
-	Type reflect.Type // the type the checker inferred for its result
-	Env  reflect.Type // the struct type Run expects a value of
-	prog *vm.Program
+	Type    reflect.Type // the type the checker inferred for its result
+	EnvType reflect.Type // the struct type Run expects a value of
+	Names   []string     // the top-level names the expression reads
+	prog    *vm.Program
+}
+
+func newProgram(src, file string, pos Pos, env reflect.Type, prog *vm.Program) *Program {
+	p := &Program{Src: src, File: file, Pos: pos, EnvType: env, prog: prog, Type: prog.Node().Type()}
+	seen := map[string]bool{}
+	node := prog.Node()
+	ast.Walk(&node, identifiers(func(name string) {
+		if !seen[name] {
+			seen[name] = true
+			p.Names = append(p.Names, name)
+		}
+	}))
+	if p.Names == nil {
+		p.Names = []string{}
+	}
+	return p
+}
+
+// identifiers calls fn for every identifier of an expression.
+type identifiers func(string)
+
+func (f identifiers) Visit(n *ast.Node) {
+	if id, ok := (*n).(*ast.IdentifierNode); ok {
+		f(id.Value)
+	}
 }
 
 // Run evaluates the program against env (a value of its environment type).
@@ -64,8 +91,8 @@ func compileExpr(d diags, e Expr, env reflect.Type, w want, place string, prefix
 		d.errorf(p, hint, "%s: %s", place, msg)
 		return nil
 	}
-	out := &Program{Src: e.Src, File: d.file, Pos: e.Pos, Env: env, prog: prog}
-	t := prog.Node().Type()
+	out := newProgram(e.Src, d.file, e.Pos, env, prog)
+	t := out.Type
 	if t != nil && prefix != "" && t.Kind() == reflect.Slice {
 		t = t.Elem() // map(rows, x) gives []T: the row expression is a T
 	}

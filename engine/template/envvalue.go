@@ -3,6 +3,7 @@ package template
 import (
 	"fmt"
 	"reflect"
+	"sync"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -14,10 +15,11 @@ import (
 // decimal.Decimal, dates as text, links as ids and tables as lists of maps;
 // expressions see typed Go values. These two functions convert between them.
 
-// Date layouts of stored date and datetime fields.
+// Date layouts of stored date and datetime fields. Datetimes are stored in
+// UTC with a fixed width, so that their text order is their time order.
 const (
 	DateLayout     = "2006-01-02"
-	DateTimeLayout = time.RFC3339Nano
+	DateTimeLayout = "2006-01-02T15:04:05.000000000Z07:00"
 )
 
 // CompileIn compiles src against an environment type (an Entity's Env, or a
@@ -29,7 +31,7 @@ func CompileIn(env reflect.Type, src string) (*Program, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Program{Src: src, Type: prog.Node().Type(), Env: env, prog: prog}, nil
+	return newProgram(src, "", Pos{}, env, prog), nil
 }
 
 // EnvValue builds a value of the environment type env from a stored record:
@@ -38,25 +40,69 @@ func CompileIn(env reflect.Type, src string) (*Program, error) {
 // an error naming the field.
 func EnvValue(env reflect.Type, doc map[string]any) (any, error) {
 	v := reflect.New(env).Elem()
-	if err := fill(v, doc); err != nil {
+	if err := fill(v, doc, nil); err != nil {
 		return nil, err
 	}
 	return v.Interface(), nil
 }
 
-func fill(v reflect.Value, doc map[string]any) error {
-	t := v.Type()
+// Env builds the environment value of p from doc, converting only the names
+// the expression uses (an expression on a table row that reads qty and price
+// does not convert the whole order).
+func (p *Program) Env(doc map[string]any) (any, error) {
+	v := reflect.New(p.EnvType).Elem()
+	if err := fill(v, doc, p.Names); err != nil {
+		return nil, err
+	}
+	return v.Interface(), nil
+}
+
+// fieldPlans caches, per struct type, the field index of each expr name.
+var fieldPlans sync.Map // reflect.Type → map[string]int
+
+func plan(t reflect.Type) map[string]int {
+	if p, ok := fieldPlans.Load(t); ok {
+		return p.(map[string]int)
+	}
+	p := make(map[string]int, t.NumField())
 	for i := 0; i < t.NumField(); i++ {
-		name := t.Field(i).Tag.Get("expr")
+		p[t.Field(i).Tag.Get("expr")] = i
+	}
+	fieldPlans.Store(t, p)
+	return p
+}
+
+// fill sets the fields of struct v from doc: only names when given, else all.
+func fill(v reflect.Value, doc map[string]any, names []string) error {
+	fields := plan(v.Type())
+	set := func(name string) error {
+		i, ok := fields[name]
+		if !ok {
+			return nil
+		}
 		x, ok := doc[name]
 		if name == "id" && !ok {
 			x, ok = doc["_id"]
 		}
 		if !ok || x == nil {
-			continue
+			return nil
 		}
 		if err := convert(v.Field(i), x); err != nil {
 			return fmt.Errorf("field %s: %w", name, err)
+		}
+		return nil
+	}
+	if names != nil {
+		for _, name := range names {
+			if err := set(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for name := range fields {
+		if err := set(name); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -88,7 +134,7 @@ func convert(dst reflect.Value, x any) error {
 		if !ok {
 			return fmt.Errorf("%v is not a date", x)
 		}
-		tm, err := time.Parse(DateTimeLayout, s)
+		tm, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
 			if tm, err = time.Parse(DateLayout, s); err != nil {
 				return fmt.Errorf("%q is not a date", s)
@@ -104,9 +150,9 @@ func convert(dst reflect.Value, x any) error {
 	case dst.Kind() == reflect.Struct:
 		switch y := x.(type) {
 		case string: // a link as stored: the id
-			return fill(dst, map[string]any{"id": y})
+			return fill(dst, map[string]any{"id": y}, nil)
 		case map[string]any: // a linked record the engine fetched
-			return fill(dst, y)
+			return fill(dst, y, nil)
 		}
 		return fmt.Errorf("%v is not a record", x)
 	case dst.Kind() == reflect.Slice:
