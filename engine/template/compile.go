@@ -16,9 +16,9 @@ import (
 // Program is one compiled expression of a template, ready to run against an
 // environment built by the engine.
 type Program struct {
-	Src  string
-	File string
-	Pos  Pos
+	Src     string
+	File    string
+	Pos     Pos
 	Type    reflect.Type // the type the checker inferred for its result
 	EnvType reflect.Type // the struct type Run expects a value of
 	Names   []string     // the top-level names the expression reads
