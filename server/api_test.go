@@ -324,11 +324,10 @@ func TestRecordsAPI(t *testing.T) {
 }
 
 func TestCookieSessionNeedsCSRF(t *testing.T) {
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "yerp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	backends(t, testCookieSession)
+}
+
+func testCookieSession(t *testing.T, st store.Store) {
 	h := start(t, st)
 	jar, _ := cookiejar.New(nil)
 	browser := &client{jar: jar}
@@ -426,11 +425,10 @@ func TestAttachments(t *testing.T) {
 }
 
 func TestMetaInTheCallersLanguage(t *testing.T) {
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "yerp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	backends(t, testMeta)
+}
+
+func testMeta(t *testing.T, st store.Store) {
 	h := start(t, st)
 	alice := h.login("alice", "alice-password-1")
 	var list struct{ Entities []map[string]any }
