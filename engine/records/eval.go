@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 
+	"github.com/yerp/yerp/engine/store"
 	"github.com/yerp/yerp/engine/template"
 )
 
@@ -40,6 +41,54 @@ func (ev *evaluator) linked(entity, id string) (map[string]any, error) {
 	}
 	ev.links[key] = r
 	return r, nil
+}
+
+// prefetch loads, with one query per linked entity, every record that rec's
+// links point to (top-level links and the links of table rows), so that the
+// expressions of a 50-line order do not read 50 items one by one.
+func (ev *evaluator) prefetch(rec map[string]any) error {
+	want := map[string][]any{} // entity → ids not cached yet
+	add := func(f *template.FieldDecl, v any) {
+		id, ok := v.(string)
+		if !ok || id == "" || f.Type.V != "link" {
+			return
+		}
+		if _, cached := ev.links[f.To.V+"/"+id]; !cached {
+			ev.links[f.To.V+"/"+id] = nil // asked for; stays nil if missing
+			want[f.To.V] = append(want[f.To.V], id)
+		}
+	}
+	for _, fe := range ev.ent.Decl.Fields {
+		if fe.Val == nil {
+			continue
+		}
+		if fe.Val.Type.V != "table" {
+			add(fe.Val, rec[fe.Key.V])
+			continue
+		}
+		rows, _ := rec[fe.Key.V].([]any)
+		for _, r := range rows {
+			row, _ := r.(map[string]any)
+			for _, col := range fe.Val.Fields {
+				if col.Val != nil {
+					add(col.Val, row[col.Key.V])
+				}
+			}
+		}
+	}
+	for entity, ids := range want {
+		for start := 0; start < len(ids); start += store.MaxLimit {
+			chunk := ids[start:min(start+store.MaxLimit, len(ids))]
+			page, err := ev.e.st.Find(ev.ctx, entity, store.Query{Filter: store.In(store.IDField, chunk...), Limit: len(chunk)})
+			if err != nil {
+				return fmt.Errorf("records: links to %s: %w", entity, err)
+			}
+			for _, d := range page.Docs {
+				ev.links[entity+"/"+d.ID()] = fromDoc(d)
+			}
+		}
+	}
+	return nil
 }
 
 // envDoc is the part of rec that names reads (all of rec when names is nil),

@@ -73,6 +73,9 @@ func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess
 		refused[fe.Path] = true
 	}
 
+	if err := ev.prefetch(rec); err != nil {
+		return nil, err
+	}
 	// Defaults on create, in declaration order (a default may use an earlier field).
 	if creating {
 		for _, fe := range ent.Fields {
