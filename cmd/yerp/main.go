@@ -82,8 +82,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port)")
-	data := fs.String("data", "data", "data directory of the embedded SQLite store")
-	storeURI := fs.String("store", "", "MongoDB connection string (mongodb://host:27017/yerp); empty: embedded SQLite in --data")
+	data, storeURI := storeFlags(fs)
 	demo := fs.Bool("demo", false, "install the template catalog and a small demo data set (users for each role, with printed passwords)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -174,6 +173,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log.Info("yerp stopped")
 	return 0
+}
+
+// storeFlags adds the flags that choose the store: --data and --store.
+func storeFlags(fs *flag.FlagSet) (data, storeURI *string) {
+	data = fs.String("data", "data", "data directory of the embedded SQLite store")
+	storeURI = fs.String("store", "", "MongoDB connection string (mongodb://host:27017/yerp); empty: embedded SQLite in --data")
+	return data, storeURI
 }
 
 // openStore opens MongoDB when uri is set, otherwise SQLite under dataDir.

@@ -39,8 +39,7 @@ func templateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	cmd := args[0]
 	fs := flag.NewFlagSet("template "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	data := fs.String("data", "data", "data directory of the embedded SQLite store")
-	storeURI := fs.String("store", "", "MongoDB connection string; empty: embedded SQLite in --data")
+	data, storeURI := storeFlags(fs)
 	dryRun := fs.Bool("dry-run", false, "show what would change, change nothing")
 	force := fs.Bool("force", false, "uninstall: archive and delete the package's records")
 	out := fs.String("o", "", "export: write the bundle to this file")

@@ -41,8 +41,7 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := args[0]
 	fs := flag.NewFlagSet("user "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	data := fs.String("data", "data", "data directory of the embedded SQLite store")
-	storeURI := fs.String("store", "", "MongoDB connection string; empty: embedded SQLite in --data")
+	data, storeURI := storeFlags(fs)
 	roles := fs.String("roles", "", "add: comma-separated roles (admin, sales, ...)")
 	name := fs.String("name", "", "add: display name (default: the username)")
 	lang := fs.String("lang", "", "add: language, zh-CN (default) or en")
