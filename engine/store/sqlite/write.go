@@ -16,7 +16,7 @@ func (s *Store) Insert(ctx context.Context, coll string, doc store.Doc) (store.D
 		return nil, err
 	}
 	err = s.write(ctx, coll, func(tx *sql.Tx, ci *collInfo) error {
-		return s.insertTx(ctx, tx, coll, ci, d)
+		return s.insertTx(ctx, tx, coll, ci, d, false)
 	})
 	if err != nil {
 		return nil, err
@@ -46,7 +46,7 @@ func (s *Store) InsertMany(ctx context.Context, coll string, docs []store.Doc) (
 		var docErr error
 		err := s.write(ctx, coll, func(tx *sql.Tx, ci *collInfo) error {
 			for _, d := range prepared[done:end] {
-				if err := s.insertTx(ctx, tx, coll, ci, d); err != nil {
+				if err := s.insertTx(ctx, tx, coll, ci, d, true); err != nil {
 					docErr = err
 					break // commit the ones before the failing document
 				}
@@ -65,19 +65,24 @@ func (s *Store) InsertMany(ctx context.Context, coll string, docs []store.Doc) (
 	return done, prepErr
 }
 
-// insertTx inserts one prepared document inside tx, with a savepoint so that a
-// failure leaves the rest of the transaction intact.
-func (s *Store) insertTx(ctx context.Context, tx *sql.Tx, coll string, ci *collInfo, d store.Doc) error {
+// insertTx inserts one prepared document inside tx. With partial set (the
+// batches of InsertMany) it runs under a savepoint, so that a failing document
+// leaves the ones before it in the transaction; a single write needs none,
+// since its whole transaction is rolled back.
+func (s *Store) insertTx(ctx context.Context, tx *sql.Tx, coll string, ci *collInfo, d store.Doc, partial bool) error {
 	data, err := encode(d)
 	if err != nil {
 		return err
 	}
-	if _, err := s.txExec(ctx, tx, `SAVEPOINT ins`); err != nil {
-		return fmt.Errorf("sqlite: insert into %s: %w", coll, err)
-	}
-	fail := func(err error) error {
-		_, _ = tx.ExecContext(ctx, `ROLLBACK TO ins; RELEASE ins`)
-		return err
+	fail := func(err error) error { return err }
+	if partial {
+		if _, err := s.txExec(ctx, tx, `SAVEPOINT ins`); err != nil {
+			return fmt.Errorf("sqlite: insert into %s: %w", coll, err)
+		}
+		fail = func(err error) error {
+			_, _ = tx.ExecContext(ctx, `ROLLBACK TO ins; RELEASE ins`)
+			return err
+		}
 	}
 	var rid int64
 	err = s.txQueryRow(ctx, tx, `INSERT INTO `+table(coll)+`(id, v, doc) VALUES (?, 1, jsonb(?)) RETURNING rid`, d.ID(), string(data)).Scan(&rid)
@@ -87,8 +92,10 @@ func (s *Store) insertTx(ctx context.Context, tx *sql.Tx, coll string, ci *collI
 	if err := s.writeSide(ctx, tx, coll, ci, rid, d, false); err != nil {
 		return fail(err)
 	}
-	if _, err := s.txExec(ctx, tx, `RELEASE ins`); err != nil {
-		return fmt.Errorf("sqlite: insert into %s: %w", coll, err)
+	if partial {
+		if _, err := s.txExec(ctx, tx, `RELEASE ins`); err != nil {
+			return fmt.Errorf("sqlite: insert into %s: %w", coll, err)
+		}
 	}
 	return nil
 }
@@ -225,7 +232,7 @@ func (s *Store) Increment(ctx context.Context, coll string, inc store.Inc) (stor
 				return err
 			}
 			d[store.VersionField] = int64(1)
-			if err := s.insertTx(ctx, tx, coll, ci, d); err != nil {
+			if err := s.insertTx(ctx, tx, coll, ci, d, false); err != nil {
 				return err
 			}
 			out = d
