@@ -19,6 +19,9 @@ type evaluator struct {
 	ent   *template.Entity
 	user  User
 	links map[string]map[string]any // "entity/id" → stored record
+	// before is the stored record during an update (nil on create): the
+	// "before" of rules and conditions.
+	before Record
 }
 
 func (e *Engine) evaluator(ctx context.Context, ent *template.Entity, u User) *evaluator {
@@ -124,6 +127,9 @@ func (ev *evaluator) envDoc(fields template.Map[*template.FieldDecl], rec map[st
 		}
 	}
 	doc["user"] = map[string]any{"id": ev.user.ID, "name": ev.user.Name, "roles": toAnySlice(ev.user.Roles)}
+	if ev.before != nil && (names == nil || slices.Contains(names, "before")) {
+		doc["before"] = map[string]any(ev.before)
+	}
 	return doc, nil
 }
 

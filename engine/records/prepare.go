@@ -20,6 +20,7 @@ func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess
 	ent := ev.ent.Decl
 	ve := &ValidationError{}
 	creating := before == nil
+	ev.before = before
 	rec := Record{}
 	for k, v := range before {
 		rec[k] = v

@@ -53,6 +53,8 @@ fields:
 rules:
   - check: "delivery_date == nil || delivery_date >= order_date"
     message: {en: Delivery date cannot be before the order date, zh-CN: 交货日期不能早于下单日期}
+  - check: "before == nil || before.note != 'locked' || note == 'locked'"
+    message: {en: A locked note stays, zh-CN: 已锁定的备注不能修改}
 states:
   draft: {initial: true, label: {zh-CN: 草稿, en: Draft}, editable_by: [sales, sales_manager]}
   confirmed: {label: {zh-CN: 已审核, en: Confirmed}}
@@ -462,5 +464,23 @@ func TestListPushesReadRulesDown(t *testing.T) {
 	}
 	if _, err := f.eng.List(ctx, f.manager, "sales_order", ListQuery{Sort: []string{"lines"}}); !strings.Contains(strings.Join(codes(err), " "), "sort:unknown_field") {
 		t.Fatalf("sort by a table: %v", err)
+	}
+}
+
+// Rules see the stored record as "before" on update, and nil on create.
+func TestRulesSeeBefore(t *testing.T) {
+	f := setup(t)
+	rec := f.order(t, f.alice, map[string]any{"item": f.ids["A100"], "qty": "1"})
+	rec, err := f.eng.Update(ctx, f.alice, "sales_order", rec.ID(), rec.Version(), map[string]any{"note": "locked"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.eng.Update(ctx, f.alice, "sales_order", rec.ID(), rec.Version(), map[string]any{"note": "open again"})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Params["message"].(map[string]string)["en"] != "A locked note stays" {
+		t.Fatalf("changing a locked note: %v", err)
+	}
+	if _, err := f.eng.Update(ctx, f.alice, "sales_order", rec.ID(), rec.Version(), map[string]any{"note": "locked"}); err != nil {
+		t.Fatalf("keeping the locked note: %v", err)
 	}
 }

@@ -149,7 +149,7 @@ func (b *typeBuilder) env(e *EntityDecl, s scope) reflect.Type {
 	}
 	fields = append(fields, exprField("user", reflect.TypeOf(User{})))
 	if s.before {
-		fields = append(fields, exprField("before", rec))
+		fields = append(fields, exprField("before", reflect.PointerTo(rec))) // nil for a new record
 	}
 	if s.input != nil {
 		fields = append(fields, exprField("input", b.row(s.input, 0)))
