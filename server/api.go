@@ -38,6 +38,8 @@ func mountAPI(app *fiber.App, d Deps) {
 	authed.Patch("/records/:entity/:id", a.update)
 	authed.Delete("/records/:entity/:id", a.remove)
 	authed.Get("/records/:entity/:id/history", a.history)
+	authed.Get("/records/:entity/:id/transitions", a.transitions)
+	authed.Post("/records/:entity/:id/transitions/:name", a.transition)
 	authed.Post("/files/:entity/:field", a.upload)
 	authed.Get("/records/:entity/:id/files/:field", a.download)
 }
@@ -336,4 +338,37 @@ func (a *api) download(c fiber.Ctx) error {
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set(fiber.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": info.Name}))
 	return c.Send(buf.Bytes())
+}
+
+func (a *api) transitions(c fiber.Ctx) error {
+	opts, err := a.d.Records.Transitions(c.Context(), user(c), c.Params("entity"), c.Params("id"))
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(fiber.Map{"transitions": opts})
+}
+
+// transition takes a transition: If-Match with the version read, and the
+// transition's input as {"input": {...}}.
+func (a *api) transition(c fiber.Ctx) error {
+	version, ok := ifMatch(c)
+	if !ok {
+		return problem(c, fiber.StatusPreconditionRequired, "send If-Match with the record's version (its ETag)", nil)
+	}
+	var input map[string]any
+	if len(bytes.TrimSpace(c.Body())) > 0 {
+		in, err := body(c)
+		if err != nil {
+			return ignoreAnswered(err)
+		}
+		if v, ok := in["input"].(map[string]any); ok {
+			input = v
+		}
+	}
+	taken, err := a.d.Records.Transition(c.Context(), user(c), c.Params("entity"), c.Params("id"), c.Params("name"), version, input)
+	if err != nil {
+		return fail(c, err)
+	}
+	c.Set(fiber.HeaderETag, etag(taken.Record))
+	return c.JSON(fiber.Map{"record": taken.Record, "warnings": taken.Warnings})
 }

@@ -90,7 +90,7 @@ var messages = map[string][2]string{
 
 // message renders a field error in language l.
 func message(l string, fe records.FieldError) string {
-	if fe.Code == "rule" {
+	if fe.Code == "rule" || fe.Code == "check" {
 		if m, ok := fe.Params["message"].(map[string]string); ok {
 			if text := m[l]; text != "" {
 				return text
@@ -158,6 +158,8 @@ func fail(c fiber.Ctx, err error) error {
 		return problem(c, fiber.StatusForbidden, strings.TrimPrefix(err.Error(), "records: forbidden: "), nil)
 	case errors.Is(err, records.ErrConflict):
 		return problem(c, fiber.StatusConflict, "", nil)
+	case errors.Is(err, records.ErrNotAvailable), errors.Is(err, records.ErrNeedsApproval):
+		return problem(c, fiber.StatusConflict, strings.TrimPrefix(err.Error(), "records: "), nil)
 	case errors.As(err, &rl):
 		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(rl.RetryAfter.Seconds())+1))
 		return problem(c, fiber.StatusTooManyRequests, "", nil)

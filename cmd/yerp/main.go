@@ -120,7 +120,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if created && password != "" {
 		fmt.Fprintf(stderr, "first start: created user admin with the one-time password %s (change it after logging in)\n", password)
 	}
-	eng := records.New(st, svc.Model, records.Options{})
+	eng := records.New(st, svc.Model, records.Options{Users: users})
 	if *demo {
 		if err := loadDemo(ctx, svc, users, eng, stderr); err != nil {
 			fmt.Fprintf(stderr, "yerp serve: demo data: %v\n", err)

@@ -333,3 +333,17 @@ func timeOf(d store.Doc, key string) time.Time {
 	}
 	return t
 }
+
+// Roles returns the roles of an active user; ok is false for an unknown or
+// disabled user. It lets the records engine check, for an order transfer, that
+// the receiver may read the record.
+func (s *Service) Roles(ctx context.Context, id string) (roles []string, ok bool, err error) {
+	u, err := s.activeUser(ctx, id)
+	if errors.Is(err, ErrUnauthenticated) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return u.Roles, true, nil
+}

@@ -25,16 +25,36 @@ type Change struct {
 
 // Entry is one audit entry.
 type Entry struct {
-	Action  string   `json:"action"` // create, update, delete
-	User    string   `json:"user"`
-	At      string   `json:"at"`
-	Version int64    `json:"version"`
-	Changes []Change `json:"changes"`
+	Action     string         `json:"action"` // create, update, delete, transition
+	Transition string         `json:"transition,omitempty"`
+	Input      map[string]any `json:"input,omitempty"`
+	Note       string         `json:"note,omitempty"`
+	User       string         `json:"user"`
+	At         string         `json:"at"`
+	Version    int64          `json:"version"`
+	Changes    []Change       `json:"changes"`
 }
 
 // audit writes the entry of one change. It is written after the record; the
 // posting journal (ledger issue) will make the two one unit.
 func (e *Engine) audit(ctx context.Context, u User, ent *template.Entity, action string, before, after Record) error {
+	return e.auditEntry(ctx, u, ent, action, before, after, nil)
+}
+
+// auditTransition records a transition: its name, the input given, the
+// reason of an assignment, and the changes (state, owner, fields set).
+func (e *Engine) auditTransition(ctx context.Context, u User, ent *template.Entity, name string, before, after Record, input map[string]any, note string) error {
+	extra := store.Doc{"transition": name}
+	if len(input) > 0 {
+		extra["input"] = map[string]any(input)
+	}
+	if note != "" {
+		extra["note"] = note
+	}
+	return e.auditEntry(ctx, u, ent, "transition", before, after, extra)
+}
+
+func (e *Engine) auditEntry(ctx context.Context, u User, ent *template.Entity, action string, before, after Record, extra store.Doc) error {
 	var ver int64
 	id := ""
 	if after != nil {
@@ -59,10 +79,14 @@ func (e *Engine) audit(ctx context.Context, u User, ent *template.Entity, action
 		}
 		list[i] = m
 	}
-	_, err := e.st.Insert(ctx, auditColl, store.Doc{
+	entry := store.Doc{
 		"entity": ent.Name, "record": id, "version": ver, "action": action,
 		"user": u.ID, "at": e.stamp(), "changes": list,
-	})
+	}
+	for k, v := range extra {
+		entry[k] = v
+	}
+	_, err := e.st.Insert(ctx, auditColl, entry)
 	if err != nil {
 		return fmt.Errorf("records: audit %s %s: %w", ent.Name, id, err)
 	}

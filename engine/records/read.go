@@ -70,6 +70,9 @@ func entryOf(d store.Doc, fa fieldAccess) Entry {
 	en.Action, _ = d["action"].(string)
 	en.User, _ = d["user"].(string)
 	en.At, _ = d["at"].(string)
+	en.Transition, _ = d["transition"].(string)
+	en.Note, _ = d["note"].(string)
+	en.Input, _ = d["input"].(map[string]any)
 	if v, ok := toDecimal(d["version"]); ok {
 		en.Version, _ = v.Int64()
 	}

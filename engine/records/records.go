@@ -55,17 +55,19 @@ type Engine struct {
 	model   func() *template.Model
 	now     func() time.Time
 	indexed sync.Map // *template.Entity → true once its indexes are declared
+	users   Directory
 }
 
 // Options tune an Engine; the zero value is fine.
 type Options struct {
-	Now func() time.Time // the clock (tests)
+	Now   func() time.Time // the clock (tests)
+	Users Directory        // other users, for assign (order transfer)
 }
 
 // New returns an engine over st that reads the active model from model (e.g.
 // packages.Service.Model), so a publish takes effect for the next call.
 func New(st store.Store, model func() *template.Model, opt Options) *Engine {
-	e := &Engine{st: st, model: model, now: opt.Now}
+	e := &Engine{st: st, model: model, now: opt.Now, users: opt.Users}
 	if e.now == nil {
 		e.now = time.Now
 	}

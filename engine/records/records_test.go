@@ -8,10 +8,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/yerp/yerp/engine/auth"
 	"github.com/yerp/yerp/engine/decimal"
 	"github.com/yerp/yerp/engine/packages"
 	"github.com/yerp/yerp/engine/store"
@@ -58,8 +60,45 @@ rules:
 states:
   draft: {initial: true, label: {zh-CN: 草稿, en: Draft}, editable_by: [sales, sales_manager]}
   confirmed: {label: {zh-CN: 已审核, en: Confirmed}}
+  cancelled: {final: true, label: {zh-CN: 已取消, en: Cancelled}}
 transitions:
-  confirm: {from: draft, to: confirmed, label: {zh-CN: 审核, en: Confirm}}
+  confirm:
+    from: draft
+    to: confirmed
+    roles: [sales, sales_manager]
+    label: {zh-CN: 审核, en: Confirm}
+    checks:
+      - check: "total > 0"
+        message: {en: The order is empty, zh-CN: 订单为空}
+      - check: "total < 100"
+        warn: true
+        message: {en: A large order, zh-CN: 大额订单}
+  transfer:
+    from: [draft, confirmed]
+    roles: [sales, sales_manager]
+    label: {zh-CN: 转交, en: Transfer}
+    input:
+      to_user: {type: user, required: true, label: {zh-CN: 转交给, en: To}}
+      reason: {type: text, required: true, label: {zh-CN: 原因, en: Reason}}
+    effects:
+      - assign: {to: input.to_user, note: input.reason}
+  cancel:
+    from: [draft, confirmed]
+    to: cancelled
+    roles: [sales_manager]
+    label: {zh-CN: 取消, en: Cancel}
+    input:
+      reason: {type: text, required: true, label: {zh-CN: 原因, en: Reason}}
+    effects:
+      - set: {values: {note: "'cancelled: ' + input.reason"}}
+  rush:
+    from: draft
+    to: confirmed
+    roles: [sales]
+    label: {zh-CN: 加急, en: Rush}
+    approval:
+      when: "total > 1000"
+      steps: [{name: manager, roles: [sales_manager]}]
 access:
   sales:
     read: "owner == user.id"
@@ -482,5 +521,180 @@ func TestRulesSeeBefore(t *testing.T) {
 	}
 	if _, err := f.eng.Update(ctx, f.alice, "sales_order", rec.ID(), rec.Version(), map[string]any{"note": "locked"}); err != nil {
 		t.Fatalf("keeping the locked note: %v", err)
+	}
+}
+
+// transitionFixture adds real users (auth) so that transfers can check the
+// receiver's access.
+func transitionFixture(t *testing.T) (*fixture, map[string]User) {
+	f := setup(t)
+	users, err := auth.New(f.st, auth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]User{}
+	for name, role := range map[string]string{"carol": "sales", "dave": "sales", "erin": "sales_manager", "frank": "warehouse"} {
+		u, err := users.CreateUser(ctx, auth.NewUser{Username: name, Name: name, Roles: []string{role}, Password: name + "-password-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = User{ID: u.ID, Name: name, Roles: u.Roles}
+	}
+	f.eng = New(f.st, f.eng.model, Options{Users: users})
+	return f, out
+}
+
+func TestTransitions(t *testing.T) {
+	f, us := transitionFixture(t)
+	carol, dave, erin, frank := us["carol"], us["dave"], us["erin"], us["frank"]
+	rec := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "10"}) // total 125.00
+
+	// What carol may do now, and why not the rest.
+	opts, err := f.eng.Transitions(ctx, carol, "sales_order", rec.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := map[string]string{}
+	for _, o := range opts {
+		why[o.Name] = fmt.Sprint(o.Allowed, " ", o.Reason)
+	}
+	if why["confirm"] != "true " || why["transfer"] != "true " || why["cancel"] != "false role" {
+		t.Fatalf("options: %v", why)
+	}
+
+	// A PATCH cannot move the state; a role without rights cannot take the transition.
+	if _, err := f.eng.Update(ctx, carol, "sales_order", rec.ID(), rec.Version(), map[string]any{"state": "confirmed"}); err == nil {
+		t.Fatal("PATCH moved the state")
+	}
+	if _, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "cancel", rec.Version(), map[string]any{"reason": "x"}); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("sales cancelling: %v", err)
+	}
+
+	// Transfer to a user who cannot read orders is refused with a clear error.
+	_, err = f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "transfer", rec.Version(), map[string]any{"to_user": frank.ID, "reason": "vacation"})
+	if got := codes(err); strings.Join(got, " ") != "input:receiver_cannot_read" {
+		t.Fatalf("transfer to a warehouse keeper: %v", got)
+	}
+	// Input is checked like fields.
+	_, err = f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "transfer", rec.Version(), map[string]any{"to_user": dave.ID, "colour": "red"})
+	if got := codes(err); strings.Join(got, " ") != "input.colour:unknown_field input.reason:required" {
+		t.Fatalf("bad input: %v", got)
+	}
+	// Transfer to dave and back, both in history; carol loses sight of it meanwhile.
+	tk, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "transfer", rec.Version(), map[string]any{"to_user": dave.ID, "reason": "vacation"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Record["owner"] != dave.ID || tk.Record["state"] != "draft" {
+		t.Fatalf("after transfer: %v", tk.Record)
+	}
+	if _, err := f.eng.Get(ctx, carol, "sales_order", rec.ID()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("carol still reads the transferred order: %v", err)
+	}
+	tk, err = f.eng.Transition(ctx, dave, "sales_order", rec.ID(), "transfer", tk.Record.Version(), map[string]any{"to_user": carol.ID, "reason": "back"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hist, err := f.eng.History(ctx, carol, "sales_order", rec.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var transfers []string
+	for _, h := range hist {
+		if h.Transition == "transfer" {
+			for _, c := range h.Changes {
+				if c.Path == "owner" {
+					transfers = append(transfers, fmt.Sprintf("%v->%v (%s by %s)", c.From, c.To, h.Note, h.User))
+				}
+			}
+		}
+	}
+	want := []string{
+		fmt.Sprintf("%s->%s (vacation by %s)", carol.ID, dave.ID, carol.ID),
+		fmt.Sprintf("%s->%s (back by %s)", dave.ID, carol.ID, dave.ID),
+	}
+	if strings.Join(transfers, "|") != strings.Join(want, "|") {
+		t.Fatalf("transfers in history %v, want %v", transfers, want)
+	}
+
+	// Confirm: the warn check reports, the state moves, the stale version is refused.
+	cur := tk.Record
+	tk, err = f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "confirm", cur.Version(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Record["state"] != "confirmed" || len(tk.Warnings) != 1 || tk.Warnings[0]["en"] != "A large order" {
+		t.Fatalf("confirm: %v warnings %v", tk.Record["state"], tk.Warnings)
+	}
+	if _, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "confirm", cur.Version(), nil); !errors.Is(err, ErrConflict) {
+		t.Fatalf("confirm at a stale version: %v", err)
+	}
+	if _, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "confirm", tk.Record.Version(), nil); !errors.Is(err, ErrNotAvailable) {
+		t.Fatalf("confirm twice: %v", err)
+	}
+	// The manager cancels: the set effect writes the note, the state is final.
+	tk, err = f.eng.Transition(ctx, erin, "sales_order", rec.ID(), "cancel", tk.Record.Version(), map[string]any{"reason": "客户取消"})
+	if err != nil || tk.Record["state"] != "cancelled" || tk.Record["note"] != "cancelled: 客户取消" {
+		t.Fatalf("cancel: %v %v", tk.Record, err)
+	}
+
+	// A blocking check, and a transition that would need an approval.
+	empty := f.order(t, carol, map[string]any{"item": f.ids["B200"], "qty": "1"})
+	d, _ := f.st.Get(ctx, "sales_order", empty.ID())
+	d["total"] = decimal.Zero
+	d, _ = f.st.Replace(ctx, "sales_order", d)
+	_, err = f.eng.Transition(ctx, carol, "sales_order", empty.ID(), "confirm", d.Version(), nil)
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Errors[0].Code != "check" {
+		t.Fatalf("confirm with a failing check: %v", err)
+	}
+	big := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "100"})
+	if _, err := f.eng.Transition(ctx, carol, "sales_order", big.ID(), "rush", big.Version(), nil); !errors.Is(err, ErrNeedsApproval) {
+		t.Fatalf("rush of a big order: %v", err)
+	}
+	small := f.order(t, carol, map[string]any{"item": f.ids["B200"], "qty": "1"})
+	if _, err := f.eng.Transition(ctx, carol, "sales_order", small.ID(), "rush", small.Version(), nil); err != nil {
+		t.Fatalf("rush of a small order (no approval needed): %v", err)
+	}
+}
+
+// 50 goroutines take the same transition on the same record: exactly one wins.
+func TestTransitionRace(t *testing.T) {
+	f, us := transitionFixture(t)
+	carol := us["carol"]
+	rec := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "1"})
+	var wins, lost atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "confirm", rec.Version(), nil)
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case errors.Is(err, ErrConflict), errors.Is(err, ErrNotAvailable):
+				lost.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if wins.Load() != 1 || lost.Load() != 49 {
+		t.Fatalf("%d transitions won, %d lost; want 1 and 49", wins.Load(), lost.Load())
+	}
+	hist, _ := f.eng.History(ctx, carol, "sales_order", rec.ID())
+	n := 0
+	for _, h := range hist {
+		if h.Transition == "confirm" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d confirm entries in history, want 1", n)
 	}
 }

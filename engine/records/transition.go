@@ -1,0 +1,378 @@
+package records
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/yerp/yerp/engine/template"
+)
+
+// ErrNotAvailable is a transition that cannot be taken from the record's
+// current state (or no longer, because someone took it first).
+var ErrNotAvailable = errors.New("records: transition not available")
+
+// ErrNeedsApproval is a transition whose approval condition holds: it must go
+// through an approval, which this engine does not run yet, so it is refused
+// rather than taken without one.
+var ErrNeedsApproval = errors.New("records: transition needs an approval")
+
+// Directory tells the engine about other users (for assign: the receiver must
+// be able to read the record). auth.Service satisfies it through an adapter.
+type Directory interface {
+	// Roles returns the roles of an active user; ok is false for an unknown or
+	// disabled user.
+	Roles(ctx context.Context, userID string) (roles []string, ok bool, err error)
+}
+
+// singleRecordEffects are the effects that change only the record itself, so
+// that the transition stays one atomic write. Effects that write other records
+// (create, update, transition, notify, stock, ledger) need the posting journal
+// and are refused before anything changes.
+var singleRecordEffects = []string{"set", "assign"}
+
+// Option is one transition as a user sees it on one record.
+type Option struct {
+	Name    string `json:"name"`
+	Label   string `json:"label"`
+	To      string `json:"to,omitempty"`
+	Allowed bool   `json:"allowed"`
+	// Reason says why a transition is not allowed: "state", "role",
+	// "check" (with Message), "approval", "effects".
+	Reason  string            `json:"reason,omitempty"`
+	Message map[string]string `json:"message,omitempty"`
+}
+
+// Transitions lists the transitions of a record the user may read: those
+// available now, and the others with the reason.
+func (e *Engine) Transitions(ctx context.Context, u User, entity, id string) ([]Option, error) {
+	_, ent, err := e.entity(entity)
+	if err != nil {
+		return nil, err
+	}
+	rec, _, err := e.readable(ctx, u, entity, id)
+	if err != nil {
+		return nil, err
+	}
+	ev := e.evaluator(ctx, ent, u)
+	var out []Option
+	for _, te := range ent.Decl.Transitions {
+		t := te.Val
+		o := Option{Name: te.Key.V, Label: labelText(t.Label, u.Lang), To: t.To.V, Allowed: true}
+		switch reason, msg, err := ev.blocked(t, rec, nil); {
+		case err != nil:
+			return nil, err
+		case reason != "":
+			o.Allowed, o.Reason, o.Message = false, reason, msg
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+func labelText(l template.Label, lang string) string {
+	if t := l.Text[lang]; t != "" {
+		return t
+	}
+	return l.Text["zh-CN"]
+}
+
+// blocked says why t cannot be taken on rec by the evaluator's user (with
+// input, when given; nil skips the checks that read input).
+func (ev *evaluator) blocked(t *template.TransitionDecl, rec Record, input map[string]any) (string, map[string]string, error) {
+	state, _ := rec[fState].(string)
+	if !slices.ContainsFunc(t.From, func(s template.Str) bool { return s.V == state }) {
+		return "state", nil, nil
+	}
+	if ok, err := ev.mayTake(t, rec); err != nil || !ok {
+		return "role", nil, err
+	}
+	for _, eff := range t.Effects {
+		if !slices.Contains(singleRecordEffects, eff.Kind.V) {
+			return "effects", nil, nil
+		}
+	}
+	if input == nil && len(t.Input) > 0 {
+		return "", nil, nil // the checks may read input, asked when taking it
+	}
+	place := ev.transitionPlace(t)
+	for i, c := range t.Checks {
+		if c.Warn {
+			continue
+		}
+		ok, err := ev.runWith(fmt.Sprintf("%s.checks[%d]", place, i), rec, input)
+		if err != nil {
+			return "", nil, err
+		}
+		if !ok {
+			return "check", c.Message.Text, nil
+		}
+	}
+	if t.Approval != nil {
+		needs := true
+		if t.Approval.When.IsSet() {
+			var err error
+			if needs, err = ev.runWith(place+".approval.when", rec, input); err != nil {
+				return "", nil, err
+			}
+		}
+		if needs {
+			return "approval", nil, nil
+		}
+	}
+	return "", nil, nil
+}
+
+// mayTake: the transition's roles, or, when it names none, the right to update.
+func (ev *evaluator) mayTake(t *template.TransitionDecl, rec Record) (bool, error) {
+	if ev.user.IsAdmin() {
+		return true, nil
+	}
+	if len(t.Roles) == 0 {
+		return ev.can("update", rec)
+	}
+	for _, r := range t.Roles {
+		if slices.Contains(ev.user.Roles, r.V) {
+			return ev.can("read", rec)
+		}
+	}
+	return false, nil
+}
+
+// transitionPlace is the program prefix of t ("transitions.confirm").
+func (ev *evaluator) transitionPlace(t *template.TransitionDecl) string {
+	for _, te := range ev.ent.Decl.Transitions {
+		if te.Val == t {
+			return "transitions." + te.Key.V
+		}
+	}
+	return ""
+}
+
+// runWith evaluates a condition with the transition's input.
+func (ev *evaluator) runWith(place string, rec Record, input map[string]any) (bool, error) {
+	r := Record{}
+	for k, v := range rec {
+		r[k] = v
+	}
+	r["input"] = input
+	return ev.runBool(place, r, nil, nil)
+}
+
+// Taken is the result of a transition: the record, and the warnings of checks
+// marked warn that did not hold.
+type Taken struct {
+	Record   Record
+	Warnings []map[string]string
+}
+
+// Transition takes transition name on a record at version: it checks the
+// state, the roles, the input and the checks, applies the effects, moves the
+// state, and writes it all as one version of the record (a concurrent change
+// makes it fail with ErrConflict; nothing of it stays).
+func (e *Engine) Transition(ctx context.Context, u User, entity, id, name string, version int64, input map[string]any) (Taken, error) {
+	_, ent, err := e.entity(entity)
+	if err != nil {
+		return Taken{}, err
+	}
+	t, ok := ent.Decl.Transitions.Get(name)
+	if !ok || t == nil {
+		return Taken{}, fmt.Errorf("%w: %s has no transition %q", ErrNotFound, entity, name)
+	}
+	before, _, err := e.readable(ctx, u, entity, id)
+	if err != nil {
+		return Taken{}, err
+	}
+	if before.Version() != version {
+		return Taken{}, fmt.Errorf("%w: %s %s is at version %d, not %d", ErrConflict, entity, id, before.Version(), version)
+	}
+	ev := e.evaluator(ctx, ent, u)
+	in, err := ev.transitionInput(t, input)
+	if err != nil {
+		return Taken{}, err
+	}
+	reason, msg, err := ev.blocked(t, before, in)
+	switch {
+	case err != nil:
+		return Taken{}, err
+	case reason == "state":
+		return Taken{}, fmt.Errorf("%w: %s is in state %v", ErrNotAvailable, name, before[fState])
+	case reason == "role":
+		return Taken{}, forbidden("take "+name+" on", entity)
+	case reason == "check":
+		return Taken{}, &ValidationError{Errors: []FieldError{{Path: "", Code: "check", Params: map[string]any{"message": msg}}}}
+	case reason == "approval":
+		return Taken{}, fmt.Errorf("%w: %s", ErrNeedsApproval, name)
+	case reason == "effects":
+		return Taken{}, fmt.Errorf("%w: %s has effects on other records, which need the posting journal", ErrForbidden, name)
+	}
+	place := ev.transitionPlace(t)
+	var out Taken
+	for i, c := range t.Checks {
+		if !c.Warn {
+			continue
+		}
+		ok, err := ev.runWith(fmt.Sprintf("%s.checks[%d]", place, i), before, in)
+		if err != nil {
+			return Taken{}, err
+		}
+		if !ok {
+			out.Warnings = append(out.Warnings, c.Message.Text)
+		}
+	}
+	rec := Record{}
+	for k, v := range before {
+		rec[k] = v
+	}
+	note := ""
+	for i, eff := range t.Effects {
+		ep := fmt.Sprintf("%s.effects[%d]", place, i)
+		if eff.Body.When.IsSet() {
+			ok, err := ev.runWith(ep+".when", rec, in)
+			if err != nil {
+				return Taken{}, err
+			}
+			if !ok {
+				continue
+			}
+		}
+		if note, err = ev.applyEffect(eff, ep, rec, in, note); err != nil {
+			return Taken{}, err
+		}
+	}
+	if t.To.V != "" {
+		rec[fState] = t.To.V
+	}
+	// Computed fields follow what the effects set.
+	for _, fe := range ent.Decl.Fields {
+		if fe.Val != nil && fe.Val.Compute.IsSet() {
+			v, err := ev.run("fields."+fe.Key.V+".compute", rec, nil, nil)
+			if err != nil {
+				return Taken{}, err
+			}
+			if rec[fe.Key.V], err = stored(fe.Val, v); err != nil {
+				return Taken{}, err
+			}
+		}
+	}
+	rec[fUpdatedAt], rec[fUpdatedBy] = e.stamp(), u.ID
+	d, err := e.st.Replace(ctx, entity, toDoc(rec))
+	if err != nil {
+		return Taken{}, e.writeError(ent, err)
+	}
+	saved := fromDoc(d)
+	if err := e.auditTransition(ctx, u, ent, name, before, saved, in, note); err != nil {
+		return Taken{}, err
+	}
+	fa, err := ev.fields("read", saved)
+	if err != nil {
+		return Taken{}, err
+	}
+	out.Record = project(saved, fa)
+	return out, nil
+}
+
+// transitionInput checks the values asked by the transition like record fields.
+func (ev *evaluator) transitionInput(t *template.TransitionDecl, input map[string]any) (map[string]any, error) {
+	ve := &ValidationError{}
+	in := map[string]any{}
+	for k, v := range input {
+		f, ok := t.Input.Get(k)
+		if !ok || f == nil {
+			ve.add("input."+k, "unknown_field", nil)
+			continue
+		}
+		if nv, ok := coerce(ve, "input."+k, f, v); ok && nv != nil {
+			in[k] = nv
+		}
+	}
+	for _, fe := range t.Input {
+		if fe.Val != nil && fe.Val.Required && isEmpty(in[fe.Key.V]) && !slices.ContainsFunc(ve.Errors, func(e FieldError) bool { return e.Path == "input."+fe.Key.V }) {
+			ve.add("input."+fe.Key.V, "required", nil)
+		}
+	}
+	if err := ve.orNil(); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+// applyEffect applies one single-record effect to rec; it returns the note
+// for history (assign's reason).
+func (ev *evaluator) applyEffect(eff template.EffectDecl, place string, rec Record, in map[string]any, note string) (string, error) {
+	switch eff.Kind.V {
+	case "set":
+		for _, v := range eff.Body.Values {
+			f, _ := ev.ent.Decl.Fields.Get(v.Key.V)
+			out, err := ev.runValue(place+".values."+v.Key.V, rec, in)
+			if err != nil {
+				return note, err
+			}
+			if f == nil { // owner
+				if s, ok := out.(string); ok {
+					rec[v.Key.V] = s
+				}
+				continue
+			}
+			if rec[v.Key.V], err = stored(f, out); err != nil {
+				return note, fmt.Errorf("records: %s: %w", place, err)
+			}
+		}
+	case "assign":
+		out, err := ev.runValue(place+".to", rec, in)
+		if err != nil {
+			return note, err
+		}
+		to, _ := out.(string)
+		if err := ev.mayReceive(to, rec); err != nil {
+			return note, err
+		}
+		rec[fOwner] = to
+		if eff.Body.Note.IsSet() {
+			if n, err := ev.runValue(place+".note", rec, in); err == nil {
+				note, _ = n.(string)
+			}
+		}
+	}
+	return note, nil
+}
+
+func (ev *evaluator) runValue(place string, rec Record, in map[string]any) (any, error) {
+	r := Record{}
+	for k, v := range rec {
+		r[k] = v
+	}
+	r["input"] = in
+	return ev.run(place, r, nil, nil)
+}
+
+// mayReceive refuses an assignment to a user who could not read the record.
+func (ev *evaluator) mayReceive(to string, rec Record) error {
+	if to == "" {
+		return &ValidationError{Errors: []FieldError{{Path: "input", Code: "assign_to_nobody"}}}
+	}
+	if ev.e.users == nil {
+		return fmt.Errorf("records: assign needs a user directory")
+	}
+	roles, ok, err := ev.e.users.Roles(ev.ctx, to)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &ValidationError{Errors: []FieldError{{Path: "input", Code: "unknown_user", Params: map[string]any{"user": to}}}}
+	}
+	moved := Record{}
+	for k, v := range rec {
+		moved[k] = v
+	}
+	moved[fOwner] = to
+	receiver := ev.e.evaluator(ev.ctx, ev.ent, User{ID: to, Roles: roles})
+	if ok, err := receiver.can("read", moved); err != nil || !ok {
+		if err != nil {
+			return err
+		}
+		return &ValidationError{Errors: []FieldError{{Path: "input", Code: "receiver_cannot_read", Params: map[string]any{"user": to}}}}
+	}
+	return nil
+}
