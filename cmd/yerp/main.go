@@ -2,6 +2,7 @@
 //
 //	yerp serve [--addr :8080] [--data ./data] [--store mongodb://host/db]
 //	yerp check DIR
+//	yerp test DIR
 //	yerp template list|versions|install|upgrade|rollback|uninstall|export|import
 //	yerp version
 package main
@@ -45,6 +46,7 @@ const usage = `yerp: a template-driven ERP for wholesale and distribution.
 Usage:
   yerp serve [flags]   run the server (embedded SQLite store in ./data by default)
   yerp check DIR       check a template package, or a catalog of packages
+  yerp test DIR        run a package's tests/*.yaml against a fresh store
   yerp template ...    install, upgrade, roll back, export and import template packages
   yerp user ...        add users, set passwords and roles
   yerp version         print the version
@@ -63,6 +65,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return serve(ctx, args[1:], stderr)
 	case "check":
 		return check(args[1:], stdout, stderr)
+	case "test":
+		return testCmd(ctx, args[1:], stdout, stderr)
 	case "template":
 		return templateCmd(ctx, args[1:], stdout, stderr)
 	case "user":

@@ -219,3 +219,29 @@ func TestTemplateCommands(t *testing.T) {
 		t.Fatalf("uninstall: %d %s %s", code, out, errs)
 	}
 }
+
+func TestTestCommand(t *testing.T) {
+	var stdout, stderr syncBuffer
+	if code := run(context.Background(), []string{"test", "../../templates"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("yerp test templates: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "ok    templates/core/tests/master_data.yaml") || !strings.Contains(stdout.String(), "1 passed, 0 failed") {
+		t.Fatalf("report: %s", stdout.String())
+	}
+	// A failing expectation: the step, what was expected and what came.
+	dir := filepath.Join(t.TempDir(), "core")
+	if err := os.CopyFS(dir, os.DirFS("../../templates/core")); err != nil {
+		t.Fatal(err)
+	}
+	bad := "name: wrong\nusers: {sam: [sales]}\nsteps:\n  - as: sam\n    create: customer\n    values: {code: C-9, name: X}\n    expect: {credit_limit: 5}\n"
+	if err := os.WriteFile(filepath.Join(dir, "tests", "wrong.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr = syncBuffer{}, syncBuffer{}
+	if code := run(context.Background(), []string{"test", dir}, &stdout, &stderr); code != 1 {
+		t.Fatalf("failing test: exit %d\n%s", code, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "step 1 (sam creates customer): credit_limit: want 5, got 0") || !strings.Contains(stdout.String(), "1 passed, 1 failed") {
+		t.Fatalf("report of a failure: %s", stdout.String())
+	}
+}

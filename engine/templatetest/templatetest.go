@@ -1,0 +1,448 @@
+// Package templatetest runs a template package's own acceptance tests
+// (tests/*.yaml): fixtures, then steps taken as users, each with expectations,
+// against a fresh temporary store. `yerp test DIR` and `go test` use it.
+//
+// A test file:
+//
+//	name: order transfer between salespeople
+//	users: {alice: [sales], bob: [sales], mia: [sales_manager]}
+//	fixtures:
+//	  - {entity: customer, values: {code: C1, name: Acme}}
+//	steps:
+//	  - as: alice
+//	    create: sales_order
+//	    values: {customer: C1, lines: [{item: A100, qty: 10}]}
+//	    expect: {state: draft, total: 125.00}
+//	  - as: alice
+//	    transition: transfer
+//	    input: {to_user: bob, reason: vacation}
+//	    expect: {owner: bob}
+//	  - as: alice
+//	    update: {note: x}
+//	    expect_error: not_found
+//
+// Link values and user inputs may name fixtures by their code (or number) and
+// users by their test name; a step without create works on the record of the
+// last create.
+package templatetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/yerp/yerp/engine/auth"
+	"github.com/yerp/yerp/engine/decimal"
+	"github.com/yerp/yerp/engine/packages"
+	"github.com/yerp/yerp/engine/records"
+	"github.com/yerp/yerp/engine/store"
+	"github.com/yerp/yerp/engine/store/sqlite"
+	"github.com/yerp/yerp/engine/template"
+)
+
+// File is one test file.
+type File struct {
+	Name     string              `yaml:"name"`
+	Users    map[string][]string `yaml:"users"`
+	Fixtures []Fixture           `yaml:"fixtures"`
+	Steps    []Step              `yaml:"steps"`
+}
+
+// Fixture is a record created by admin before the steps.
+type Fixture struct {
+	Entity string         `yaml:"entity"`
+	Values map[string]any `yaml:"values"`
+}
+
+// Step is one action of a user and what must follow.
+type Step struct {
+	As          string         `yaml:"as"`
+	Create      string         `yaml:"create"`
+	Values      map[string]any `yaml:"values"`
+	Update      map[string]any `yaml:"update"`
+	Transition  string         `yaml:"transition"`
+	Input       map[string]any `yaml:"input"`
+	Expect      map[string]any `yaml:"expect"`
+	ExpectError string         `yaml:"expect_error"`
+}
+
+// Result is the outcome of one test file.
+type Result struct {
+	File, Name string
+	Failures   []string // empty when the test passed
+}
+
+// Passed reports whether every step met its expectations.
+func (r Result) Passed() bool { return len(r.Failures) == 0 }
+
+// RunPackage runs every tests/*.yaml of the package in folder dir of pkgFS,
+// each in a fresh store under tmp, with the packages it requires taken from
+// catalog.
+func RunPackage(ctx context.Context, pkgFS fs.FS, dir string, catalog fs.FS, tmp string) ([]Result, error) {
+	files, err := fs.Glob(pkgFS, path.Join(dir, "tests", "*.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	var out []Result
+	for i, f := range files {
+		data, err := fs.ReadFile(pkgFS, f)
+		if err != nil {
+			return out, err
+		}
+		res := Result{File: f}
+		var tf File
+		if err := yaml.Unmarshal(data, &tf); err != nil {
+			res.Failures = append(res.Failures, "cannot read the test: "+err.Error())
+			out = append(out, res)
+			continue
+		}
+		res.Name = tf.Name
+		res.Failures = run(ctx, pkgFS, dir, catalog, filepath.Join(tmp, fmt.Sprintf("t%d.db", i)), tf)
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// env is the world of one test file.
+type env struct {
+	ctx   context.Context
+	st    store.Store
+	eng   *records.Engine
+	users map[string]records.User
+	model func() *template.Model
+	last  map[string]string // entity → id of the last record created
+	cur   struct{ entity, id string }
+}
+
+func run(ctx context.Context, pkgFS fs.FS, dir string, catalog fs.FS, dbPath string, tf File) []string {
+	fail := func(format string, args ...any) []string { return []string{fmt.Sprintf(format, args...)} }
+	st, err := sqlite.Open(dbPath)
+	if err != nil {
+		return fail("store: %v", err)
+	}
+	defer st.Close()
+	// The package under test, plus what it requires from the catalog.
+	files, err := readAll(pkgFS, dir)
+	if err != nil {
+		return fail("%v", err)
+	}
+	svc, err := packages.New(ctx, st, catalog)
+	if err != nil {
+		return fail("%v", err)
+	}
+	src, ds := template.LoadPackage(pkgFS, dir)
+	if src == nil {
+		return fail("the package does not load:\n%s", ds)
+	}
+	for _, req := range src.Package.Requires {
+		if svc.Model().Packages[req.Key.V] == nil {
+			if _, err := svc.Install(ctx, req.Key.V, packages.Options{}); err != nil {
+				return fail("install %s: %v", req.Key.V, err)
+			}
+		}
+	}
+	if _, err := svc.Publish(ctx, files, packages.Options{}); err != nil {
+		return fail("install the package: %v", err)
+	}
+	users, err := auth.New(st, auth.Options{})
+	if err != nil {
+		return fail("%v", err)
+	}
+	e := &env{ctx: ctx, st: st, users: map[string]records.User{}, model: svc.Model, last: map[string]string{}}
+	names := make([]string, 0, len(tf.Users))
+	for n := range tf.Users {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		u, err := users.CreateUser(ctx, auth.NewUser{Username: n, Name: n, Roles: tf.Users[n], Password: n + "-test-password"})
+		if err != nil {
+			return fail("user %s: %v", n, err)
+		}
+		e.users[n] = records.User{ID: u.ID, Name: n, Roles: u.Roles}
+	}
+	e.users["admin"] = records.User{ID: "admin", Name: "admin", Roles: []string{records.AdminRole}}
+	e.eng = records.New(st, svc.Model, records.Options{Users: users})
+	for i, fx := range tf.Fixtures {
+		vals, err := e.resolve(fx.Entity, fx.Values)
+		if err != nil {
+			return fail("fixture %d (%s): %v", i+1, fx.Entity, err)
+		}
+		rec, err := e.eng.Create(ctx, e.users["admin"], fx.Entity, vals)
+		if err != nil {
+			return fail("fixture %d (%s): %v", i+1, fx.Entity, err)
+		}
+		e.last[fx.Entity] = rec.ID()
+	}
+	var failures []string
+	for i, s := range tf.Steps {
+		if msg := e.step(s); msg != "" {
+			failures = append(failures, fmt.Sprintf("step %d (%s): %s", i+1, describe(s), msg))
+		}
+	}
+	return failures
+}
+
+func describe(s Step) string {
+	who := s.As
+	if who == "" {
+		who = "admin"
+	}
+	switch {
+	case s.Create != "":
+		return who + " creates " + s.Create
+	case s.Transition != "":
+		return who + " takes " + s.Transition
+	case s.Update != nil:
+		return who + " updates"
+	}
+	return who + " checks"
+}
+
+func readAll(fsys fs.FS, dir string) (map[string]string, error) {
+	out := map[string]string{}
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := fs.ReadFile(fsys, p)
+		out[strings.TrimPrefix(p, dir+"/")] = string(data)
+		return err
+	})
+	return out, err
+}
+
+// step runs one step and returns what went wrong ("" when it passed).
+func (e *env) step(s Step) string {
+	who := s.As
+	if who == "" {
+		who = "admin"
+	}
+	u, ok := e.users[who]
+	if !ok {
+		return fmt.Sprintf("unknown user %q (declare it under users:)", who)
+	}
+	var rec records.Record
+	var err error
+	switch {
+	case s.Create != "":
+		var vals map[string]any
+		if vals, err = e.resolve(s.Create, s.Values); err != nil {
+			return err.Error()
+		}
+		rec, err = e.eng.Create(e.ctx, u, s.Create, vals)
+		if err == nil {
+			e.cur.entity, e.cur.id = s.Create, rec.ID()
+		}
+	case s.Transition != "" || s.Update != nil:
+		if e.cur.id == "" {
+			return "no record yet: create one first"
+		}
+		var stored store.Doc
+		if stored, err = e.st.Get(e.ctx, e.cur.entity, e.cur.id); err != nil {
+			return err.Error()
+		}
+		if s.Transition != "" {
+			var in map[string]any
+			if in, err = e.resolveInput(s.Input); err != nil {
+				return err.Error()
+			}
+			var taken records.Taken
+			taken, err = e.eng.Transition(e.ctx, u, e.cur.entity, e.cur.id, s.Transition, stored.Version(), in)
+			rec = taken.Record
+		} else {
+			var vals map[string]any
+			if vals, err = e.resolve(e.cur.entity, s.Update); err != nil {
+				return err.Error()
+			}
+			rec, err = e.eng.Update(e.ctx, u, e.cur.entity, e.cur.id, stored.Version(), vals)
+		}
+	default:
+		rec, err = e.eng.Get(e.ctx, u, e.cur.entity, e.cur.id)
+	}
+	if s.ExpectError != "" {
+		if err == nil {
+			return fmt.Sprintf("expected error %s, but it succeeded", s.ExpectError)
+		}
+		if got := errorCode(err); got != s.ExpectError {
+			return fmt.Sprintf("expected error %s, got %s (%v)", s.ExpectError, got, err)
+		}
+		return ""
+	}
+	if err != nil {
+		return fmt.Sprintf("unexpected error: %v", err)
+	}
+	return e.check(rec, s.Expect)
+}
+
+// errorCode names an engine error the way tests expect it.
+func errorCode(err error) string {
+	var ve *records.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		codes := make([]string, len(ve.Errors))
+		for i, fe := range ve.Errors {
+			codes[i] = fe.Code
+			if fe.Path != "" {
+				codes[i] = fe.Path + ":" + fe.Code
+			}
+		}
+		sort.Strings(codes)
+		return strings.Join(codes, ",")
+	case errors.Is(err, records.ErrForbidden):
+		return "forbidden"
+	case errors.Is(err, records.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, records.ErrConflict):
+		return "conflict"
+	case errors.Is(err, records.ErrNotAvailable):
+		return "not_available"
+	case errors.Is(err, records.ErrNeedsApproval):
+		return "needs_approval"
+	}
+	return "error"
+}
+
+// check compares expectations with the record: numbers exactly, users by
+// test name, created: {entity: count}.
+func (e *env) check(rec records.Record, expect map[string]any) string {
+	keys := make([]string, 0, len(expect))
+	for k := range expect {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var bad []string
+	for _, k := range keys {
+		want := expect[k]
+		if k == "created" {
+			counts, _ := want.(map[string]any)
+			for ent, n := range counts {
+				got, err := e.st.Count(e.ctx, ent, nil)
+				if err != nil || fmt.Sprint(got) != fmt.Sprint(n) {
+					bad = append(bad, fmt.Sprintf("created %s: want %v, got %d", ent, n, got))
+				}
+			}
+			continue
+		}
+		got := rec[k]
+		if u, ok := e.users[fmt.Sprint(want)]; ok && (k == "owner" || isUserField(e, k)) {
+			want = u.ID
+		}
+		if !same(got, want) {
+			bad = append(bad, fmt.Sprintf("%s: want %v, got %v", k, want, got))
+		}
+	}
+	return strings.Join(bad, "; ")
+}
+
+func isUserField(e *env, k string) bool {
+	ent := e.model().Entities[e.cur.entity]
+	if ent == nil {
+		return false
+	}
+	f, ok := ent.Decl.Fields.Get(k)
+	return ok && f != nil && f.Type.V == "user"
+}
+
+// same compares an expected YAML value with a record value.
+func same(got, want any) bool {
+	if d, ok := got.(decimal.Decimal); ok {
+		w, err := decimal.Parse(fmt.Sprint(want))
+		return err == nil && d.Equal(w)
+	}
+	return fmt.Sprint(got) == fmt.Sprint(want)
+}
+
+// resolve turns names in values into ids: a link value that is not an id is
+// looked up by the target's code or number; user fields take test user names.
+func (e *env) resolve(entity string, values map[string]any) (map[string]any, error) {
+	ent := e.model().Entities[entity]
+	if ent == nil {
+		return nil, fmt.Errorf("entity %q is not installed", entity)
+	}
+	out := map[string]any{}
+	for k, v := range values {
+		f, ok := ent.Decl.Fields.Get(k)
+		if !ok || f == nil {
+			out[k] = v
+			continue
+		}
+		nv, err := e.resolveValue(f, v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", k, err)
+		}
+		out[k] = nv
+	}
+	return out, nil
+}
+
+func (e *env) resolveValue(f *template.FieldDecl, v any) (any, error) {
+	switch f.Type.V {
+	case "link":
+		return e.lookup(f.To.V, fmt.Sprint(v))
+	case "user":
+		if u, ok := e.users[fmt.Sprint(v)]; ok {
+			return u.ID, nil
+		}
+	case "table":
+		rows, _ := v.([]any)
+		out := make([]any, len(rows))
+		for i, r := range rows {
+			row, _ := r.(map[string]any)
+			nr := map[string]any{}
+			for k, cv := range row {
+				col, ok := f.Fields.Get(k)
+				if !ok || col == nil {
+					nr[k] = cv
+					continue
+				}
+				var err error
+				if nr[k], err = e.resolveValue(col, cv); err != nil {
+					return nil, err
+				}
+			}
+			out[i] = nr
+		}
+		return out, nil
+	}
+	switch x := v.(type) {
+	case int, float64:
+		return fmt.Sprint(x), nil // numbers go in as text, exactly as written
+	}
+	return v, nil
+}
+
+// lookup finds a record of entity by id, code or number.
+func (e *env) lookup(entity, key string) (string, error) {
+	if _, err := e.st.Get(e.ctx, entity, key); err == nil {
+		return key, nil
+	}
+	for _, field := range []string{"code", "number"} {
+		page, err := e.st.Find(e.ctx, entity, store.Query{Filter: store.Eq(field, key), Limit: 1})
+		if err == nil && len(page.Docs) == 1 {
+			return page.Docs[0].ID(), nil
+		}
+	}
+	return "", fmt.Errorf("no %s with id, code or number %q", entity, key)
+}
+
+// resolveInput maps test user names in transition input to user ids.
+func (e *env) resolveInput(in map[string]any) (map[string]any, error) {
+	out := map[string]any{}
+	for k, v := range in {
+		if u, ok := e.users[fmt.Sprint(v)]; ok {
+			out[k] = u.ID
+			continue
+		}
+		out[k] = v
+	}
+	return out, nil
+}

@@ -1,0 +1,135 @@
+package templatetest
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/yerp/yerp/templates"
+)
+
+// A package with a transfer flow (转交), and a test file that passes and one
+// that states a wrong expectation: the runner must tell them apart and say
+// which step failed and why.
+var pkg = fstest.MapFS{
+	"shop/package.yaml": {Data: []byte("package: shop\nversion: 1.0.0\nlabel: {zh-CN: 商店, en: Shop}\nrequires: {core: ^1.0}\n")},
+	"shop/sales_order.yaml": {Data: []byte(`entity: sales_order
+label: {zh-CN: 订货单, en: Order}
+number: "SO-{seq:4}"
+fields:
+  customer: {type: link, to: customer, required: true, label: {zh-CN: 客户, en: Customer}}
+  lines:
+    type: table
+    label: {zh-CN: 明细, en: Lines}
+    fields:
+      item: {type: link, to: item, required: true}
+      qty: {type: quantity, required: true}
+      price: {type: money, default: "item.price"}
+      amount: {type: money, compute: "qty * price"}
+  total: {type: money, compute: "sum(lines, .amount)", label: {zh-CN: 合计, en: Total}}
+states:
+  draft: {initial: true, label: {zh-CN: 草稿, en: Draft}, editable_by: [sales]}
+  done: {final: true, label: {zh-CN: 完成, en: Done}}
+transitions:
+  transfer:
+    from: [draft]
+    roles: [sales]
+    label: {zh-CN: 转交, en: Transfer}
+    input:
+      to_user: {type: user, required: true, label: {zh-CN: 转交给, en: To}}
+      reason: {type: text, required: true, label: {zh-CN: 原因, en: Reason}}
+    effects:
+      - assign: {to: input.to_user, note: input.reason}
+  finish: {from: draft, to: done, roles: [sales_manager], label: {zh-CN: 完成, en: Finish}}
+access:
+  sales: {read: "owner == user.id", create: true, update: "owner == user.id"}
+  sales_manager: {read: true, update: true}
+`)},
+	"shop/tests/transfer.yaml": {Data: []byte(`name: transfer to a colleague and back
+users: {alice: [sales], bob: [sales], mia: [sales_manager], ken: [warehouse]}
+fixtures:
+  - {entity: customer, values: {code: C1, name: Acme}}
+  - {entity: item, values: {code: A100, name: Widget, unit: pcs, price: 12.50}}
+steps:
+  - as: alice
+    create: sales_order
+    values: {customer: C1, lines: [{item: A100, qty: 10}]}
+    expect: {state: draft, total: 125.00, number: SO-0001, owner: alice}
+  - as: alice
+    transition: transfer
+    input: {to_user: ken, reason: vacation}
+    expect_error: input:receiver_cannot_read
+  - as: alice
+    transition: transfer
+    input: {to_user: bob, reason: vacation}
+    expect: {owner: bob}
+  - as: alice
+    update: {lines: []}
+    expect_error: not_found
+  - as: bob
+    transition: transfer
+    input: {to_user: alice, reason: back}
+    expect: {owner: alice}
+  - as: alice
+    transition: finish
+    expect_error: forbidden
+  - as: mia
+    transition: finish
+    expect: {state: done}
+`)},
+	"shop/tests/wrong.yaml": {Data: []byte(`name: a wrong expectation
+users: {alice: [sales]}
+fixtures:
+  - {entity: customer, values: {code: C1, name: Acme}}
+  - {entity: item, values: {code: A100, name: Widget, unit: pcs, price: 12.50}}
+steps:
+  - as: alice
+    create: sales_order
+    values: {customer: C1, lines: [{item: A100, qty: 2}]}
+    expect: {total: 26}
+`)},
+}
+
+func TestRunPackage(t *testing.T) {
+	res, err := RunPackage(context.Background(), pkg, "shop", templates.FS, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 2 {
+		t.Fatalf("%d results", len(res))
+	}
+	if !res[0].Passed() {
+		t.Fatalf("transfer test failed: %v", res[0].Failures)
+	}
+	if res[1].Passed() || len(res[1].Failures) != 1 || res[1].Failures[0] != "step 1 (alice creates sales_order): total: want 26, got 25" {
+		t.Fatalf("wrong expectation: %q", res[1].Failures)
+	}
+}
+
+// Every package of the built-in catalog passes its own tests.
+func TestCatalogPackages(t *testing.T) {
+	entries, err := templates.FS.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		res, err := RunPackage(context.Background(), templates.FS, e.Name(), templates.FS, t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			ran++
+			if !r.Passed() {
+				t.Errorf("%s (%s):\n  %s", r.File, r.Name, strings.Join(r.Failures, "\n  "))
+			}
+		}
+	}
+	if ran == 0 {
+		t.Fatal("no template tests in the catalog")
+	}
+}
