@@ -30,6 +30,7 @@ func mountAPI(app *fiber.App, d Deps) {
 	authed.Post("/auth/logout", a.logout)
 	authed.Get("/auth/me", a.me)
 	authed.Post("/auth/tokens", a.createToken)
+	authed.Post("/auth/password", a.changePassword)
 	authed.Get("/meta/entities", a.entities)
 	authed.Get("/meta/entities/:entity", a.entityMeta)
 	authed.Get("/records/:entity", a.list)
@@ -371,4 +372,27 @@ func (a *api) transition(c fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderETag, etag(taken.Record))
 	return c.JSON(fiber.Map{"record": taken.Record, "warnings": taken.Warnings})
+}
+
+// changePassword replaces the caller's password: {"current", "new"}. Sessions
+// begun before it end, this one included: the client logs in again.
+func (a *api) changePassword(c fiber.Ctx) error {
+	var in struct {
+		Current string `json:"current"`
+		New     string `json:"new"`
+	}
+	if err := json.Unmarshal(c.Body(), &in); err != nil {
+		return problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "body", Code: "invalid_json"}})
+	}
+	err := a.d.Auth.ChangePassword(c.Context(), session(c).User.ID, in.Current, in.New)
+	switch {
+	case errors.Is(err, auth.ErrBadCredentials):
+		return problem(c, fiber.StatusUnprocessableEntity, "", []records.FieldError{{Path: "current", Code: "wrong_password"}})
+	case errors.Is(err, auth.ErrWeakPassword):
+		return problem(c, fiber.StatusUnprocessableEntity, "", []records.FieldError{{Path: "new", Code: "weak_password", Params: map[string]any{"min": 10}}})
+	case err != nil:
+		return fail(c, err)
+	}
+	c.ClearCookie(sessionCookie)
+	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -341,6 +341,23 @@ func testCookieSession(t *testing.T, st store.Store) {
 	h.call(browser, "POST", "/api/v1/auth/logout", "", map[string]string{"X-CSRF-Token": out.Csrf}, 204, nil)
 	h.call(browser, "GET", "/api/v1/auth/me", "", nil, 401, nil)
 	h.call(nil, "POST", "/api/v1/auth/login", `{"username":"alice","password":"wrong-password"}`, nil, 401, nil)
+
+	// Changing the password: the current one is checked, the policy applies,
+	// and sessions begun before the change end.
+	bob := h.login("bob", "bob-password-1")
+	var prob Problem
+	h.call(bob, "POST", "/api/v1/auth/password", `{"current":"nope","new":"bob-password-2"}`, nil, 422, &prob)
+	if prob.Errors[0].Field != "current" || prob.Errors[0].Message != "is not the current password" {
+		t.Fatalf("wrong current password: %+v", prob)
+	}
+	prob = Problem{}
+	h.call(bob, "POST", "/api/v1/auth/password", `{"current":"bob-password-1","new":"short"}`, nil, 422, &prob)
+	if prob.Errors[0].Code != "weak_password" {
+		t.Fatalf("weak password: %+v", prob)
+	}
+	h.call(bob, "POST", "/api/v1/auth/password", `{"current":"bob-password-1","new":"bob-password-2"}`, nil, 204, nil)
+	h.call(bob, "GET", "/api/v1/auth/me", "", nil, 401, nil)
+	h.login("bob", "bob-password-2")
 }
 
 func count(t *testing.T, st store.Store) int64 {
@@ -481,4 +498,21 @@ func TestTransitionsAPI(t *testing.T) {
 		h.call(mia, "POST", "/api/v1/records/sales_order/"+id+"/transitions/finish", "", map[string]string{"If-Match": `"2"`}, 409, nil)
 		h.call(alice, "PATCH", "/api/v1/records/sales_order/"+id, `{"state":"draft"}`, map[string]string{"If-Match": `"2"`}, 403, nil)
 	})
+}
+
+// Every error code the engine and the server produce has a message in both
+// languages.
+func TestEveryCodeHasMessages(t *testing.T) {
+	codes := []string{"required", "unknown_field", "readonly", "not_a_number", "scale", "min", "max", "out_of_range",
+		"not_a_bool", "not_a_date", "not_a_datetime", "not_an_option", "not_a_list", "not_an_object", "not_text",
+		"single_line", "min_length", "max_length", "pattern", "not_an_email", "not_a_phone", "min_rows", "max_rows",
+		"link_not_found", "unique", "use_transition", "invalid_filter", "invalid", "invalid_json", "invalid_key",
+		"file_too_large", "file_type", "file_not_found", "not_an_attachment", "check", "receiver_cannot_read",
+		"unknown_user", "assign_to_nobody", "wrong_password", "weak_password"}
+	for _, c := range codes {
+		pair, ok := messages[c]
+		if !ok || pair[0] == "" || pair[1] == "" {
+			t.Errorf("code %s has no message in both languages", c)
+		}
+	}
 }

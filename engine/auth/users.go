@@ -347,3 +347,23 @@ func (s *Service) Roles(ctx context.Context, id string) (roles []string, ok bool
 	}
 	return u.Roles, true, nil
 }
+
+// ChangePassword replaces the password of user id after checking the current
+// one (ErrBadCredentials when it is wrong); see SetPassword for what it ends.
+func (s *Service) ChangePassword(ctx context.Context, id, current, next string) error {
+	d, err := s.st.Get(ctx, UsersCollection, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	ok, err := s.verifyPassword(ctx, str(d, "password"), current)
+	if err != nil {
+		return fmt.Errorf("change password: %w", err)
+	}
+	if !ok {
+		return ErrBadCredentials
+	}
+	return s.SetPassword(ctx, id, next)
+}
