@@ -367,3 +367,25 @@ func (s *Service) ChangePassword(ctx context.Context, id, current, next string) 
 	}
 	return s.SetPassword(ctx, id, next)
 }
+
+// WithRoles returns the ids of the active users holding one of roles (for
+// approval steps that every holder of a role must approve).
+func (s *Service) WithRoles(ctx context.Context, roles []string) ([]string, error) {
+	users, err := s.Users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, u := range users {
+		if u.Disabled {
+			continue
+		}
+		for _, r := range roles {
+			if u.HasRole(r) {
+				ids = append(ids, u.ID)
+				break
+			}
+		}
+	}
+	return ids, nil
+}

@@ -99,6 +99,17 @@ transitions:
     approval:
       when: "total > 1000"
       steps: [{name: manager, roles: [sales_manager]}]
+  submit:
+    from: draft
+    to: confirmed
+    roles: [sales, sales_manager]
+    label: {zh-CN: 提交审批, en: Submit}
+    approval:
+      when: "total > 0"
+      steps:
+        - {name: manager, roles: [sales_manager]}
+        - {name: finance, roles: [finance], when: "total > 100000"}
+        - {name: warehouse, roles: [warehouse], quorum: all}
 access:
   sales:
     read: "owner == user.id"
@@ -106,7 +117,7 @@ access:
     update: "owner == user.id"
     delete: "owner == user.id"
     fields: {hide: [lines.cost], readonly: [lines.price]}
-  sales_manager: {read: true, update: true}
+  sales_manager: {read: true, update: true, create: true}
 `
 
 type fixture struct {
@@ -180,6 +191,9 @@ func fsFiles(t *testing.T) (map[string]string, error) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
+		if e.IsDir() {
+			continue // tests/ and prints/ are not needed here
+		}
 		data, err := templates.FS.ReadFile("core/" + e.Name())
 		if err != nil {
 			t.Fatal(err)
@@ -649,8 +663,15 @@ func TestTransitions(t *testing.T) {
 		t.Fatalf("confirm with a failing check: %v", err)
 	}
 	big := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "100"})
-	if _, err := f.eng.Transition(ctx, carol, "sales_order", big.ID(), "rush", big.Version(), nil); !errors.Is(err, ErrNeedsApproval) {
-		t.Fatalf("rush of a big order: %v", err)
+	tk, err = f.eng.Transition(ctx, carol, "sales_order", big.ID(), "rush", big.Version(), nil)
+	if err != nil || tk.Approval == "" || tk.Record["state"] != "draft" {
+		t.Fatalf("rush of a big order opens an approval: %v %+v", err, tk)
+	}
+	if _, err := f.eng.Decide(ctx, erin, tk.Approval, Approve, "ok"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.eng.Get(ctx, carol, "sales_order", big.ID()); got["state"] != "confirmed" {
+		t.Fatalf("after the approval: %v", got["state"])
 	}
 	small := f.order(t, carol, map[string]any{"item": f.ids["B200"], "qty": "1"})
 	if _, err := f.eng.Transition(ctx, carol, "sales_order", small.ID(), "rush", small.Version(), nil); err != nil {
@@ -696,5 +717,154 @@ func TestTransitionRace(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d confirm entries in history, want 1", n)
+	}
+}
+
+func approvalFixture(t *testing.T) (*fixture, map[string]User) {
+	f := setup(t)
+	users, err := auth.New(f.st, auth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]User{}
+	for name, role := range map[string]string{"carol": "sales", "erin": "sales_manager", "max": "sales_manager",
+		"wu": "warehouse", "wang": "warehouse", "li": "warehouse"} {
+		u, err := users.CreateUser(ctx, auth.NewUser{Username: name, Name: name, Roles: []string{role}, Password: name + "-password-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = User{ID: u.ID, Name: name, Roles: u.Roles}
+	}
+	f.eng = New(f.st, f.eng.model, Options{Users: users})
+	return f, out
+}
+
+func TestApprovals(t *testing.T) {
+	f, us := approvalFixture(t)
+	carol, erin, max := us["carol"], us["erin"], us["max"]
+	state := func(id string) any { r, _ := f.st.Get(ctx, "sales_order", id); return r["state"] }
+
+	// Three steps, the middle one skipped (total below 100,000), the last one
+	// needing all three warehouse keepers.
+	rec := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "2"})
+	tk, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "submit", rec.Version(), nil)
+	if err != nil || tk.Approval == "" {
+		t.Fatalf("submit: %v %+v", err, tk)
+	}
+	if _, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "submit", rec.Version(), nil); !errors.Is(err, ErrApprovalPending) {
+		t.Fatalf("second submit while one is open: %v", err)
+	}
+	inbox, _ := f.eng.Inbox(ctx, erin)
+	if len(inbox) != 1 || inbox[0].ID != tk.Approval {
+		t.Fatalf("erin's inbox: %+v", inbox)
+	}
+	if inbox, _ := f.eng.Inbox(ctx, us["wu"]); len(inbox) != 0 {
+		t.Fatalf("the warehouse step is not current yet: %+v", inbox)
+	}
+	if _, err := f.eng.Decide(ctx, us["wu"], tk.Approval, Approve, ""); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("a warehouse keeper deciding the manager step: %v", err)
+	}
+	a, err := f.eng.Decide(ctx, erin, tk.Approval, Approve, "fine")
+	if err != nil || a.Current != 2 {
+		t.Fatalf("after the manager: %+v %v", a, err)
+	}
+	for i, who := range []string{"wu", "wang"} {
+		if a, err = f.eng.Decide(ctx, us[who], tk.Approval, Approve, ""); err != nil || a.Status != ApprovalOpen {
+			t.Fatalf("warehouse approval %d: %+v %v", i, a, err)
+		}
+	}
+	if state(rec.ID()) != "draft" {
+		t.Fatal("the transition ran before every keeper approved")
+	}
+	if a, err = f.eng.Decide(ctx, us["li"], tk.Approval, Approve, ""); err != nil || a.Status != ApprovalApproved {
+		t.Fatalf("last keeper: %+v %v", a, err)
+	}
+	if state(rec.ID()) != "confirmed" {
+		t.Fatalf("approved, but the state is %v", state(rec.ID()))
+	}
+
+	// Self-approval is refused; rejection needs a reason; then a resubmission.
+	own := f.order(t, erin, map[string]any{"item": f.ids["A100"], "qty": "1"})
+	tk, _ = f.eng.Transition(ctx, erin, "sales_order", own.ID(), "submit", own.Version(), nil)
+	if _, err := f.eng.Decide(ctx, erin, tk.Approval, Approve, ""); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("self-approval: %v", err)
+	}
+	if _, err := f.eng.Decide(ctx, max, tk.Approval, Reject, ""); err == nil {
+		t.Fatal("rejection without a reason")
+	}
+	if a, err := f.eng.Decide(ctx, max, tk.Approval, Reject, "price too low"); err != nil || a.Status != ApprovalRejected {
+		t.Fatalf("reject: %+v %v", a, err)
+	}
+	if state(own.ID()) != "draft" {
+		t.Fatal("a rejected request moved the record")
+	}
+	tk, err = f.eng.Transition(ctx, erin, "sales_order", own.ID(), "submit", own.Version(), nil)
+	if err != nil || tk.Approval == "" {
+		t.Fatalf("resubmission: %v", err)
+	}
+	// Withdrawal by the requester, before any decision.
+	if _, err := f.eng.Decide(ctx, max, tk.Approval, Withdraw, ""); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("withdrawal by someone else: %v", err)
+	}
+	if a, err := f.eng.Decide(ctx, erin, tk.Approval, Withdraw, ""); err != nil || a.Status != ApprovalWithdrawn {
+		t.Fatalf("withdraw: %+v %v", a, err)
+	}
+
+	// A change after submission voids the approval: approvers decide on what was submitted.
+	ch := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "1"})
+	tk, _ = f.eng.Transition(ctx, carol, "sales_order", ch.ID(), "submit", ch.Version(), nil)
+	if _, err := f.eng.Update(ctx, carol, "sales_order", ch.ID(), ch.Version(), map[string]any{"note": "changed"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Decide(ctx, erin, tk.Approval, Approve, ""); !errors.Is(err, ErrConflict) {
+		t.Fatalf("approval of a changed record: %v", err)
+	}
+	if d, _ := f.st.Get(ctx, approvalsColl, tk.Approval); d["status"] != ApprovalVoided {
+		t.Fatalf("status %v, want voided", d["status"])
+	}
+
+	// History shows the request and each decision.
+	hist, _ := f.eng.History(ctx, carol, "sales_order", rec.ID())
+	var actions []string
+	for _, h := range hist {
+		actions = append(actions, h.Action)
+	}
+	if want := "create approval_requested approval_approve approval_approve approval_approve approval_approved transition"; strings.Join(actions, " ") != want {
+		t.Fatalf("history %v, want %s", actions, want)
+	}
+}
+
+// Two managers approving a quorum-any step at the same moment: one counts.
+func TestApprovalRace(t *testing.T) {
+	f, us := approvalFixture(t)
+	carol := us["carol"]
+	rec := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "2000"}) // rush needs the manager
+	tk, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "rush", rec.Version(), nil)
+	if err != nil || tk.Approval == "" {
+		t.Fatal(err)
+	}
+	var wins atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, who := range []string{"erin", "max"} {
+		for i := 0; i < 5; i++ {
+			wg.Add(1)
+			go func(u User) {
+				defer wg.Done()
+				<-start
+				if _, err := f.eng.Decide(ctx, u, tk.Approval, Approve, ""); err == nil {
+					wins.Add(1)
+				}
+			}(us[who])
+		}
+	}
+	close(start)
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d decisions counted, want 1", wins.Load())
+	}
+	d, _ := f.st.Get(ctx, "sales_order", rec.ID())
+	if d["state"] != "confirmed" || d.Version() != rec.Version()+1 {
+		t.Fatalf("record after the race: state %v version %d", d["state"], d.Version())
 	}
 }

@@ -13,9 +13,7 @@ import (
 // current state (or no longer, because someone took it first).
 var ErrNotAvailable = errors.New("records: transition not available")
 
-// ErrNeedsApproval is a transition whose approval condition holds: it must go
-// through an approval, which this engine does not run yet, so it is refused
-// rather than taken without one.
+// ErrNeedsApproval is a transition whose approval could not be opened.
 var ErrNeedsApproval = errors.New("records: transition needs an approval")
 
 // Directory tells the engine about other users (for assign: the receiver must
@@ -165,13 +163,20 @@ func (ev *evaluator) runWith(place string, rec Record, input map[string]any) (bo
 type Taken struct {
 	Record   Record
 	Warnings []map[string]string
+	Approval string // the approval opened instead of taking the transition
 }
 
 // Transition takes transition name on a record at version: it checks the
 // state, the roles, the input and the checks, applies the effects, moves the
 // state, and writes it all as one version of the record (a concurrent change
-// makes it fail with ErrConflict; nothing of it stays).
+// makes it fail with ErrConflict; nothing of it stays). When the transition's
+// approval condition holds, it opens an approval instead (Taken.Approval) and
+// the record stays as it is until the approval completes.
 func (e *Engine) Transition(ctx context.Context, u User, entity, id, name string, version int64, input map[string]any) (Taken, error) {
+	return e.transition(ctx, u, entity, id, name, version, input, false)
+}
+
+func (e *Engine) transition(ctx context.Context, u User, entity, id, name string, version int64, input map[string]any, approved bool) (Taken, error) {
 	_, ent, err := e.entity(entity)
 	if err != nil {
 		return Taken{}, err
@@ -202,8 +207,11 @@ func (e *Engine) Transition(ctx context.Context, u User, entity, id, name string
 		return Taken{}, forbidden("take "+name+" on", entity)
 	case reason == "check":
 		return Taken{}, &ValidationError{Errors: []FieldError{{Path: "", Code: "check", Params: map[string]any{"message": msg}}}}
-	case reason == "approval":
-		return Taken{}, fmt.Errorf("%w: %s", ErrNeedsApproval, name)
+	case reason == "approval" && !approved:
+		aid, err := e.openApproval(ctx, u, ev, t, name, before, in)
+		if err != nil || aid != "" {
+			return Taken{Record: before, Approval: aid}, err
+		}
 	case reason == "effects":
 		return Taken{}, fmt.Errorf("%w: %s has effects on other records, which need the posting journal", ErrForbidden, name)
 	}
