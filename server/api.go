@@ -41,6 +41,8 @@ func mountAPI(app *fiber.App, d Deps) {
 	authed.Get("/records/:entity/:id/history", a.history)
 	authed.Get("/records/:entity/:id/transitions", a.transitions)
 	authed.Post("/records/:entity/:id/transitions/:name", a.transition)
+	authed.Post("/approvals/:id/:decision", a.decide)
+	authed.Get("/inbox", a.inbox)
 	authed.Post("/files/:entity/:field", a.upload)
 	authed.Get("/records/:entity/:id/files/:field", a.download)
 }
@@ -371,7 +373,42 @@ func (a *api) transition(c fiber.Ctx) error {
 		return fail(c, err)
 	}
 	c.Set(fiber.HeaderETag, etag(taken.Record))
-	return c.JSON(fiber.Map{"record": taken.Record, "warnings": taken.Warnings})
+	out := fiber.Map{"record": taken.Record, "warnings": taken.Warnings}
+	if taken.Approval != "" {
+		out["approval"] = taken.Approval
+		return c.Status(fiber.StatusAccepted).JSON(out)
+	}
+	return c.JSON(out)
+}
+
+// decide is approve, reject (with {"comment"}) or withdraw of an approval.
+func (a *api) decide(c fiber.Ctx) error {
+	d := records.Decision(c.Params("decision"))
+	if d != records.Approve && d != records.Reject && d != records.Withdraw {
+		return problem(c, fiber.StatusNotFound, "", nil)
+	}
+	var in struct {
+		Comment string `json:"comment"`
+	}
+	if len(bytes.TrimSpace(c.Body())) > 0 {
+		if err := json.Unmarshal(c.Body(), &in); err != nil {
+			return problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "body", Code: "invalid_json"}})
+		}
+	}
+	ap, err := a.d.Records.Decide(c.Context(), user(c), c.Params("id"), d, in.Comment)
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(ap)
+}
+
+// inbox lists what waits for the caller: approvals of the caller's roles.
+func (a *api) inbox(c fiber.Ctx) error {
+	approvals, err := a.d.Records.Inbox(c.Context(), user(c))
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(fiber.Map{"approvals": approvals})
 }
 
 // changePassword replaces the caller's password: {"current", "new"}. Sessions

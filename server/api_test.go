@@ -55,6 +55,12 @@ states:
   done: {final: true, label: {zh-CN: 完成, en: Done}}
 transitions:
   finish: {from: draft, to: done, roles: [sales_manager], label: {zh-CN: 完成, en: Finish}}
+  submit:
+    from: draft
+    to: done
+    roles: [sales]
+    label: {zh-CN: 提交, en: Submit}
+    approval: {steps: [{name: manager, roles: [sales_manager]}]}
 access:
   sales:
     read: "owner == user.id"
@@ -484,7 +490,7 @@ func TestTransitionsAPI(t *testing.T) {
 		id := rec["id"].(string)
 		var opts struct{ Transitions []records.Option }
 		h.call(alice, "GET", "/api/v1/records/sales_order/"+id+"/transitions", "", nil, 200, &opts)
-		if len(opts.Transitions) != 1 || opts.Transitions[0].Allowed || opts.Transitions[0].Reason != "role" {
+		if len(opts.Transitions) != 2 || opts.Transitions[0].Allowed || opts.Transitions[0].Reason != "role" {
 			t.Fatalf("alice's options: %+v", opts)
 		}
 		// The transition is refused for sales, through the API as in the engine.
@@ -515,4 +521,38 @@ func TestEveryCodeHasMessages(t *testing.T) {
 			t.Errorf("code %s has no message in both languages", c)
 		}
 	}
+}
+
+func TestApprovalsAPI(t *testing.T) {
+	backends(t, func(t *testing.T, st store.Store) {
+		h := start(t, st)
+		alice, mia := h.login("alice", "alice-password-1"), h.login("mia", "mia-password-1")
+		var rec map[string]any
+		h.call(alice, "POST", "/api/v1/records/sales_order", `{"customer":"`+h.ids["C1"]+`","lines":[{"item":"`+h.ids["A"]+`","qty":"1"}]}`, nil, 201, &rec)
+		id := rec["id"].(string)
+		var sub struct {
+			Approval string
+			Record   map[string]any
+		}
+		h.call(alice, "POST", "/api/v1/records/sales_order/"+id+"/transitions/submit", "", map[string]string{"If-Match": `"1"`}, 202, &sub)
+		if sub.Approval == "" || sub.Record["state"] != "draft" {
+			t.Fatalf("submit: %+v", sub)
+		}
+		var inbox struct{ Approvals []records.Approval }
+		h.call(mia, "GET", "/api/v1/inbox", "", nil, 200, &inbox)
+		if len(inbox.Approvals) != 1 || inbox.Approvals[0].ID != sub.Approval {
+			t.Fatalf("mia's inbox: %+v", inbox)
+		}
+		h.call(alice, "POST", "/api/v1/approvals/"+sub.Approval+"/approve", "", nil, 403, nil)
+		var ap records.Approval
+		h.call(mia, "POST", "/api/v1/approvals/"+sub.Approval+"/approve", `{"comment":"ok"}`, nil, 200, &ap)
+		if ap.Status != records.ApprovalApproved {
+			t.Fatalf("approval: %+v", ap)
+		}
+		h.call(mia, "GET", "/api/v1/records/sales_order/"+id, "", nil, 200, &rec)
+		if rec["state"] != "done" {
+			t.Fatalf("after approval: %v", rec["state"])
+		}
+		h.call(mia, "POST", "/api/v1/approvals/"+sub.Approval+"/approve", "", nil, 409, nil)
+	})
 }

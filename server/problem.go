@@ -164,7 +164,7 @@ func fail(c fiber.Ctx, err error) error {
 		return problem(c, fiber.StatusForbidden, strings.TrimPrefix(err.Error(), "records: forbidden: "), nil)
 	case errors.Is(err, records.ErrConflict):
 		return problem(c, fiber.StatusConflict, "", nil)
-	case errors.Is(err, records.ErrNotAvailable), errors.Is(err, records.ErrNeedsApproval):
+	case errors.Is(err, records.ErrNotAvailable), errors.Is(err, records.ErrNeedsApproval), errors.Is(err, records.ErrApprovalPending):
 		return problem(c, fiber.StatusConflict, strings.TrimPrefix(err.Error(), "records: "), nil)
 	case errors.As(err, &rl):
 		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(rl.RetryAfter.Seconds())+1))
