@@ -381,21 +381,29 @@ func (a *api) transition(c fiber.Ctx) error {
 	return c.JSON(out)
 }
 
-// decide is approve, reject (with {"comment"}) or withdraw of an approval.
+// decide is approve, reject or return (with {"comment"}), withdraw, reassign or
+// add_approver (with {"user"}) of an approval.
 func (a *api) decide(c fiber.Ctx) error {
 	d := records.Decision(c.Params("decision"))
-	if d != records.Approve && d != records.Reject && d != records.Withdraw {
-		return problem(c, fiber.StatusNotFound, "", nil)
-	}
 	var in struct {
 		Comment string `json:"comment"`
+		User    string `json:"user"` // reassign, add_approver
 	}
 	if len(bytes.TrimSpace(c.Body())) > 0 {
 		if err := json.Unmarshal(c.Body(), &in); err != nil {
 			return problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "body", Code: "invalid_json"}})
 		}
 	}
-	ap, err := a.d.Records.Decide(c.Context(), user(c), c.Params("id"), d, in.Comment)
+	var ap records.Approval
+	var err error
+	switch d {
+	case records.Approve, records.Reject, records.Withdraw, records.Return:
+		ap, err = a.d.Records.Decide(c.Context(), user(c), c.Params("id"), d, in.Comment)
+	case records.Reassign, records.AddApprover:
+		ap, err = a.d.Records.Delegate(c.Context(), user(c), c.Params("id"), d, in.User, in.Comment)
+	default:
+		return problem(c, fiber.StatusNotFound, "", nil)
+	}
 	if err != nil {
 		return fail(c, err)
 	}

@@ -30,6 +30,7 @@ const (
 	ApprovalRejected  = "rejected"
 	ApprovalWithdrawn = "withdrawn"
 	ApprovalVoided    = "voided"
+	ApprovalReturned  = "returned"
 )
 
 // ErrApprovalPending is a second request while one is open for the record.
@@ -117,6 +118,14 @@ const (
 	Approve  Decision = "approve"
 	Reject   Decision = "reject"
 	Withdraw Decision = "withdraw"
+	// Return sends the request back to the requester for changes (a comment is
+	// required); the requester submits again after editing.
+	Return Decision = "return"
+	// Reassign gives the current step to one user instead of its roles.
+	Reassign Decision = "reassign"
+	// AddApprover lets one more user decide the current step (with quorum all,
+	// that user must approve too).
+	AddApprover Decision = "add_approver"
 )
 
 // Decide records u's decision on approval id. Approve counts toward the current
@@ -125,6 +134,19 @@ const (
 // comment is required); withdraw is the requester's, before any decision.
 // A record changed since it was submitted voids the approval (ErrConflict).
 func (e *Engine) Decide(ctx context.Context, u User, id string, d Decision, comment string) (Approval, error) {
+	return e.decide(ctx, u, id, d, comment, "")
+}
+
+// Delegate is Reassign or AddApprover of approval id's current step to user
+// other, by someone who may decide the step.
+func (e *Engine) Delegate(ctx context.Context, u User, id string, d Decision, other, comment string) (Approval, error) {
+	if d != Reassign && d != AddApprover {
+		return Approval{}, fmt.Errorf("%w: %q is not a delegation", ErrForbidden, d)
+	}
+	return e.decide(ctx, u, id, d, comment, other)
+}
+
+func (e *Engine) decide(ctx context.Context, u User, id string, d Decision, comment, other string) (Approval, error) {
 	doc, err := e.st.Get(ctx, approvalsColl, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Approval{}, fmt.Errorf("%w: approval %s", ErrNotFound, id)
@@ -161,12 +183,38 @@ func (e *Engine) Decide(ctx context.Context, u User, id string, d Decision, comm
 			return a, fmt.Errorf("%w: a decision was made already", ErrNotAvailable)
 		}
 		return e.finish(ctx, doc, ApprovalWithdrawn, u, ent, rec, comment)
-	case Reject, Approve:
+	case Reject, Approve, Return, Reassign, AddApprover:
 	default:
 		return a, fmt.Errorf("%w: unknown decision %q", ErrForbidden, d)
 	}
 	if !e.mayDecide(u, step) {
 		return a, forbidden("decide step "+fmt.Sprint(step["name"])+" of", a.Entity)
+	}
+	if d == Reassign || d == AddApprover {
+		if e.users == nil {
+			return a, fmt.Errorf("records: %s needs a user directory", d)
+		}
+		if _, ok, err := e.users.Roles(ctx, other); err != nil || !ok {
+			if err != nil {
+				return a, err
+			}
+			return a, &ValidationError{Errors: []FieldError{{Path: "user", Code: "unknown_user", Params: map[string]any{"user": other}}}}
+		}
+		if other == a.Requester && !a.SelfApproval {
+			return a, fmt.Errorf("%w: the requester cannot approve their own request", ErrForbidden)
+		}
+		key := "extra"
+		if d == Reassign {
+			key = "assignees"
+			step["assignees"] = []any{}
+		}
+		list, _ := step[key].([]any)
+		step[key] = append(list, other)
+		saved, err := e.st.Replace(ctx, approvalsColl, doc)
+		if err != nil {
+			return a, fmt.Errorf("records: approval: %w", err)
+		}
+		return approvalOf(saved), e.auditEntry(ctx, u, ent, "approval_"+string(d), rec, rec, store.Doc{"approval": id, "note": comment, "to": other})
 	}
 	if u.ID == a.Requester && !a.SelfApproval {
 		return a, fmt.Errorf("%w: you cannot approve your own request", ErrForbidden)
@@ -176,14 +224,17 @@ func (e *Engine) Decide(ctx context.Context, u User, id string, d Decision, comm
 			return a, fmt.Errorf("%w: you decided this step already", ErrNotAvailable)
 		}
 	}
-	if d == Reject && comment == "" {
+	if (d == Reject || d == Return) && comment == "" {
 		return a, &ValidationError{Errors: []FieldError{{Path: "comment", Code: "required"}}}
 	}
 	step["decisions"] = append(decisions, map[string]any{"user": u.ID, "decision": string(d), "comment": comment, "at": e.stamp()})
-	if d == Reject {
+	switch d {
+	case Reject:
 		return e.finish(ctx, doc, ApprovalRejected, u, ent, rec, comment)
+	case Return:
+		return e.finish(ctx, doc, ApprovalReturned, u, ent, rec, comment)
 	}
-	done, err := e.stepDone(ctx, step)
+	done, err := e.stepDone(ctx, step, a)
 	if err != nil {
 		return a, err
 	}
@@ -219,8 +270,15 @@ func anyDecision(steps []any) bool {
 	return false
 }
 
-// mayDecide: the user holds a role of the step.
+// mayDecide: the user the step was reassigned to, or else a holder of one of
+// its roles, or a user added to it.
 func (e *Engine) mayDecide(u User, step map[string]any) bool {
+	if assignees, _ := step["assignees"].([]any); len(assignees) > 0 {
+		return slices.Contains(assignees, any(u.ID)) || slices.Contains(e.extra(step), u.ID)
+	}
+	if slices.Contains(e.extra(step), u.ID) {
+		return true
+	}
 	roles, _ := step["roles"].([]any)
 	for _, r := range roles {
 		if slices.Contains(u.Roles, fmt.Sprint(r)) {
@@ -230,8 +288,9 @@ func (e *Engine) mayDecide(u User, step map[string]any) bool {
 	return false
 }
 
-// stepDone applies the step's quorum to its approvals.
-func (e *Engine) stepDone(ctx context.Context, step map[string]any) (bool, error) {
+// stepDone applies the step's quorum to its approvals. The requester, unless
+// self-approval is allowed, is not among the approvers a quorum of all waits for.
+func (e *Engine) stepDone(ctx context.Context, step map[string]any, a Approval) (bool, error) {
 	decisions, _ := step["decisions"].([]any)
 	approvals := 0
 	approvers := map[string]bool{}
@@ -246,28 +305,51 @@ func (e *Engine) stepDone(ctx context.Context, step map[string]any) (bool, error
 	case "any":
 		return approvals >= 1, nil
 	case "all":
-		dir, ok := e.users.(roleDirectory)
-		if !ok {
-			return false, fmt.Errorf("records: quorum all needs a user directory that lists roles")
+		var holders []string
+		if assignees, _ := step["assignees"].([]any); len(assignees) > 0 {
+			for _, a := range assignees {
+				holders = append(holders, fmt.Sprint(a))
+			}
+		} else {
+			dir, ok := e.users.(roleDirectory)
+			if !ok {
+				return false, fmt.Errorf("records: quorum all needs a user directory that lists roles")
+			}
+			var roles []string
+			for _, r := range step["roles"].([]any) {
+				roles = append(roles, fmt.Sprint(r))
+			}
+			var err error
+			if holders, err = dir.WithRoles(ctx, roles); err != nil {
+				return false, err
+			}
 		}
-		var roles []string
-		for _, r := range step["roles"].([]any) {
-			roles = append(roles, fmt.Sprint(r))
-		}
-		holders, err := dir.WithRoles(ctx, roles)
-		if err != nil {
-			return false, err
-		}
+		holders = append(holders, e.extra(step)...)
+		needed := 0
 		for _, h := range holders {
+			if h == a.Requester && !a.SelfApproval {
+				continue
+			}
+			needed++
 			if !approvers[h] {
 				return false, nil
 			}
 		}
-		return len(holders) > 0, nil
+		return needed > 0, nil
 	default:
 		n, err := strconv.Atoi(q)
 		return err == nil && approvals >= n, nil
 	}
+}
+
+// extra lists the users added to a step.
+func (e *Engine) extra(step map[string]any) []string {
+	list, _ := step["extra"].([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		out = append(out, fmt.Sprint(x))
+	}
+	return out
 }
 
 // finish closes the approval with status; an approved one takes the

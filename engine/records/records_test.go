@@ -810,6 +810,40 @@ func TestApprovals(t *testing.T) {
 		t.Fatalf("withdraw: %+v %v", a, err)
 	}
 
+	// Return for changes, then reassign and add an approver on the resubmission.
+	back := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "1"})
+	tk, _ = f.eng.Transition(ctx, carol, "sales_order", back.ID(), "submit", back.Version(), nil)
+	if a, err := f.eng.Decide(ctx, erin, tk.Approval, Return, "add a delivery date"); err != nil || a.Status != ApprovalReturned {
+		t.Fatalf("return: %+v %v", a, err)
+	}
+	tk, err = f.eng.Transition(ctx, carol, "sales_order", back.ID(), "submit", back.Version(), nil)
+	if err != nil || tk.Approval == "" {
+		t.Fatalf("submit after return: %v", err)
+	}
+	if _, err := f.eng.Delegate(ctx, erin, tk.Approval, Reassign, max.ID, "on leave"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Decide(ctx, erin, tk.Approval, Approve, ""); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("approval by the manager who reassigned the step: %v", err)
+	}
+	if a, err := f.eng.Decide(ctx, max, tk.Approval, Approve, ""); err != nil || a.Current != 2 {
+		t.Fatalf("approval by the new assignee: %+v %v", a, err)
+	}
+	if _, err := f.eng.Delegate(ctx, us["wu"], tk.Approval, AddApprover, erin.ID, "second opinion"); err != nil {
+		t.Fatal(err)
+	}
+	for _, who := range []string{"wu", "wang", "li"} {
+		if a, err := f.eng.Decide(ctx, us[who], tk.Approval, Approve, ""); err != nil || a.Status != ApprovalOpen {
+			t.Fatalf("keeper %s: %+v %v (the added approver has not approved yet)", who, a, err)
+		}
+	}
+	if a, err := f.eng.Decide(ctx, erin, tk.Approval, Approve, ""); err != nil || a.Status != ApprovalApproved {
+		t.Fatalf("added approver: %+v %v", a, err)
+	}
+	if state(back.ID()) != "confirmed" {
+		t.Fatalf("after return, reassign and add: %v", state(back.ID()))
+	}
+
 	// A change after submission voids the approval: approvers decide on what was submitted.
 	ch := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "1"})
 	tk, _ = f.eng.Transition(ctx, carol, "sales_order", ch.ID(), "submit", ch.Version(), nil)
