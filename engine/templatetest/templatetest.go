@@ -20,6 +20,8 @@
 //	  - as: alice
 //	    update: {note: x}
 //	    expect_error: not_found
+//	  - as: mia
+//	    decide: approve          # or reject / return (with comment:), withdraw
 //
 // Link values and user inputs may name fixtures by their code (or number) and
 // users by their test name; a step without create works on the record of the
@@ -69,6 +71,9 @@ type Step struct {
 	Update      map[string]any `yaml:"update"`
 	Transition  string         `yaml:"transition"`
 	Input       map[string]any `yaml:"input"`
+	// Decide approves, rejects, returns or withdraws the approval last opened.
+	Decide  string `yaml:"decide"`
+	Comment string `yaml:"comment"`
 	Expect      map[string]any `yaml:"expect"`
 	ExpectError string         `yaml:"expect_error"`
 }
@@ -118,8 +123,9 @@ type env struct {
 	eng   *records.Engine
 	users map[string]records.User
 	model func() *template.Model
-	last  map[string]string // entity → id of the last record created
-	cur   struct{ entity, id string }
+	last     map[string]string // entity → id of the last record created
+	cur      struct{ entity, id string }
+	approval string // the approval last opened
 }
 
 func run(ctx context.Context, pkgFS fs.FS, dir string, catalog fs.FS, dbPath string, tf File) []string {
@@ -203,6 +209,8 @@ func describe(s Step) string {
 		return who + " takes " + s.Transition
 	case s.Update != nil:
 		return who + " updates"
+	case s.Decide != "":
+		return who + " decides " + s.Decide
 	}
 	return who + " checks"
 }
@@ -258,12 +266,27 @@ func (e *env) step(s Step) string {
 			var taken records.Taken
 			taken, err = e.eng.Transition(e.ctx, u, e.cur.entity, e.cur.id, s.Transition, stored.Version(), in)
 			rec = taken.Record
+			if taken.Approval != "" { // expect: {approval: open}
+				e.approval = taken.Approval
+				rec = records.Record{"approval": "open"}
+				for k, v := range taken.Record {
+					rec[k] = v
+				}
+				rec["approval"] = "open"
+			}
 		} else {
 			var vals map[string]any
 			if vals, err = e.resolve(e.cur.entity, s.Update); err != nil {
 				return err.Error()
 			}
 			rec, err = e.eng.Update(e.ctx, u, e.cur.entity, e.cur.id, stored.Version(), vals)
+		}
+	case s.Decide != "":
+		if e.approval == "" {
+			return "no approval is open: take a transition that needs one first"
+		}
+		if _, err = e.eng.Decide(e.ctx, u, e.approval, records.Decision(s.Decide), s.Comment); err == nil {
+			rec, err = e.eng.Get(e.ctx, e.users["admin"], e.cur.entity, e.cur.id)
 		}
 	default:
 		rec, err = e.eng.Get(e.ctx, u, e.cur.entity, e.cur.id)

@@ -2,6 +2,7 @@ package templatetest
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -131,5 +132,22 @@ func TestCatalogPackages(t *testing.T) {
 	}
 	if ran == 0 {
 		t.Fatal("no template tests in the catalog")
+	}
+}
+
+// The workflow acceptance tests: approvals, transfers and rights, as template
+// tests.
+func TestWorkflowPackage(t *testing.T) {
+	res, err := RunPackage(context.Background(), os.DirFS("testdata"), "workflow", templates.FS, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 3 {
+		t.Fatalf("%d test files, want 3", len(res))
+	}
+	for _, r := range res {
+		if !r.Passed() {
+			t.Errorf("%s (%s):\n  %s", r.File, r.Name, strings.Join(r.Failures, "\n  "))
+		}
 	}
 }
