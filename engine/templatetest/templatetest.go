@@ -65,15 +65,15 @@ type Fixture struct {
 
 // Step is one action of a user and what must follow.
 type Step struct {
-	As          string         `yaml:"as"`
-	Create      string         `yaml:"create"`
-	Values      map[string]any `yaml:"values"`
-	Update      map[string]any `yaml:"update"`
-	Transition  string         `yaml:"transition"`
-	Input       map[string]any `yaml:"input"`
+	As         string         `yaml:"as"`
+	Create     string         `yaml:"create"`
+	Values     map[string]any `yaml:"values"`
+	Update     map[string]any `yaml:"update"`
+	Transition string         `yaml:"transition"`
+	Input      map[string]any `yaml:"input"`
 	// Decide approves, rejects, returns or withdraws the approval last opened.
-	Decide  string `yaml:"decide"`
-	Comment string `yaml:"comment"`
+	Decide      string         `yaml:"decide"`
+	Comment     string         `yaml:"comment"`
 	Expect      map[string]any `yaml:"expect"`
 	ExpectError string         `yaml:"expect_error"`
 }
@@ -118,11 +118,11 @@ func RunPackage(ctx context.Context, pkgFS fs.FS, dir string, catalog fs.FS, tmp
 
 // env is the world of one test file.
 type env struct {
-	ctx   context.Context
-	st    store.Store
-	eng   *records.Engine
-	users map[string]records.User
-	model func() *template.Model
+	ctx      context.Context
+	st       store.Store
+	eng      *records.Engine
+	users    map[string]records.User
+	model    func() *template.Model
 	last     map[string]string // entity → id of the last record created
 	cur      struct{ entity, id string }
 	approval string // the approval last opened
