@@ -125,6 +125,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "first start: created user admin with the one-time password %s (change it after logging in)\n", password)
 	}
 	eng := records.New(st, svc.Model, records.Options{Users: users})
+	// Postings a crash left pending are finished (or rolled back) before serving.
+	if n, err := eng.Recover(ctx, 30*time.Second); err != nil {
+		fmt.Fprintf(stderr, "yerp serve: recover postings: %v\n", err)
+		return 1
+	} else if n > 0 {
+		log.Info("recovered postings", "count", n)
+	}
 	if *demo {
 		if err := loadDemo(ctx, svc, users, eng, stderr); err != nil {
 			fmt.Fprintf(stderr, "yerp serve: demo data: %v\n", err)
@@ -140,9 +147,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	app := server.New(server.Deps{Store: st, Auth: users, Records: eng, Packages: svc, Info: server.Info{Version: version, Store: kind}})
 	log.Info("yerp serving", "url", "http://"+ln.Addr().String(), "store", kind, "version", version)
 
-	// Expired sessions, tokens and login counters are removed hourly.
+	// Every minute: expired sessions, tokens and login counters are removed,
+	// and postings left pending by a crashed process are finished.
 	go func() {
-		tick := time.NewTicker(time.Hour)
+		tick := time.NewTicker(time.Minute)
 		defer tick.Stop()
 		for {
 			select {
@@ -151,6 +159,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			case <-tick.C:
 				if _, err := users.Cleanup(ctx); err != nil {
 					log.Warn("cleanup of expired sessions failed", "err", err)
+				}
+				if _, err := eng.Recover(ctx, time.Minute); err != nil {
+					log.Warn("recovery of pending postings failed", "err", err)
 				}
 			}
 		}

@@ -55,6 +55,15 @@ func (e *Engine) auditTransition(ctx context.Context, u User, ent *template.Enti
 }
 
 func (e *Engine) auditEntry(ctx context.Context, u User, ent *template.Entity, action string, before, after Record, extra store.Doc) error {
+	entry := e.auditDoc(u, ent, action, before, after, extra)
+	if _, err := e.st.Insert(ctx, auditColl, entry); err != nil {
+		return fmt.Errorf("records: audit %s %v: %w", ent.Name, entry["record"], err)
+	}
+	return nil
+}
+
+// auditDoc builds the audit entry of one change.
+func (e *Engine) auditDoc(u User, ent *template.Entity, action string, before, after Record, extra store.Doc) store.Doc {
 	var ver int64
 	id := ""
 	if after != nil {
@@ -86,15 +95,11 @@ func (e *Engine) auditEntry(ctx context.Context, u User, ent *template.Entity, a
 	for k, v := range extra {
 		entry[k] = v
 	}
-	_, err := e.st.Insert(ctx, auditColl, entry)
-	if err != nil {
-		return fmt.Errorf("records: audit %s %s: %w", ent.Name, id, err)
-	}
-	return nil
+	return entry
 }
 
 // skipInDiff are bookkeeping fields that change with every write.
-var skipInDiff = []string{fVersion, fUpdatedAt, fUpdatedBy}
+var skipInDiff = []string{fVersion, fUpdatedAt, fUpdatedBy, fPosting}
 
 // diff lists the changed fields between two versions of a record.
 func diff(before, after Record) []Change {

@@ -87,7 +87,7 @@ const (
 	fUpdatedBy = "updated_by"
 )
 
-var systemFields = []string{fID, fVersion, fState, fNumber, fOwner, fCreatedAt, fCreatedBy, fUpdatedAt, fUpdatedBy}
+var systemFields = []string{fID, fVersion, fState, fNumber, fOwner, fCreatedAt, fCreatedBy, fUpdatedAt, fUpdatedBy, fPosting}
 
 // entity returns the model and entity, or ErrNotFound.
 func (e *Engine) entity(name string) (*template.Model, *template.Entity, error) {

@@ -60,8 +60,22 @@ rules:
 states:
   draft: {initial: true, label: {zh-CN: 草稿, en: Draft}, editable_by: [sales, sales_manager]}
   confirmed: {label: {zh-CN: 已审核, en: Confirmed}}
+  shipped: {label: {zh-CN: 已发货, en: Shipped}}
   cancelled: {final: true, label: {zh-CN: 已取消, en: Cancelled}}
 transitions:
+  ship:
+    from: confirmed
+    to: shipped
+    roles: [sales_manager]
+    label: {zh-CN: 发货, en: Ship}
+    input:
+      carrier: {type: text, required: true, label: {zh-CN: 承运商, en: Carrier}}
+      fail: {type: bool, label: {zh-CN: 失败, en: Fail}}
+    effects:
+      - set: {values: {note: "'shipped by ' + input.carrier"}}
+      - create: {entity: delivery_note, link_back: sales_order, values: {customer: customer, carrier: input.carrier, total: total}}
+      - update: {link: customer, values: {credit_limit: "-5"}, when: "input.fail"}
+      - update: {link: customer, values: {notes: "'last shipment ' + number"}}
   confirm:
     from: draft
     to: confirmed
@@ -140,6 +154,17 @@ func setup(t *testing.T) *fixture {
 	cat := fstest.MapFS{
 		"sales/package.yaml":     {Data: []byte(salesPackage)},
 		"sales/sales_order.yaml": {Data: []byte(salesOrder)},
+		"sales/delivery_note.yaml": {Data: []byte(`entity: delivery_note
+label: {zh-CN: 发货单, en: Delivery note}
+number: "DN-{seq:4}"
+fields:
+  sales_order: {type: link, to: sales_order, required: true, label: {zh-CN: 订货单, en: Order}}
+  customer: {type: link, to: customer, required: true, label: {zh-CN: 客户, en: Customer}}
+  carrier: {type: text, required: true, label: {zh-CN: 承运商, en: Carrier}}
+  total: {type: money, label: {zh-CN: 金额, en: Amount}}
+access:
+  sales_manager: {read: true}
+`)},
 	}
 	core, _ := fsFiles(t)
 	for k, v := range core {
@@ -900,5 +925,127 @@ func TestApprovalRace(t *testing.T) {
 	d, _ := f.st.Get(ctx, "sales_order", rec.ID())
 	if d["state"] != "confirmed" || d.Version() != rec.Version()+1 {
 		t.Fatalf("record after the race: state %v version %d", d["state"], d.Version())
+	}
+}
+
+// A transition whose effects write other records is one posting: all or nothing.
+func TestEffectsOnOtherRecordsAreAllOrNothing(t *testing.T) {
+	f, us := transitionFixture(t)
+	carol, erin := us["carol"], us["erin"]
+	rec := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "2"})
+	tk, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "confirm", rec.Version(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := tk.Record
+	customerBefore, _ := f.st.Get(ctx, "customer", f.ids["C1"])
+	audits := func() int64 { n, _ := f.st.Count(ctx, auditColl, nil); return n }
+	auditsBefore := audits()
+
+	// The third of four effects fails (a credit limit below its minimum):
+	// nothing of the transition stays.
+	_, err = f.eng.Transition(ctx, erin, "sales_order", rec.ID(), "ship", order.Version(), map[string]any{"carrier": "SF", "fail": true})
+	if got := codes(err); strings.Join(got, " ") != "credit_limit:min" {
+		t.Fatalf("failing effect: %v", got)
+	}
+	if d, _ := f.st.Get(ctx, "sales_order", rec.ID()); d.Version() != order.Version() || d["state"] != "confirmed" || d["note"] != nil {
+		t.Fatalf("the order changed: %v", d)
+	}
+	if n, _ := f.st.Count(ctx, "delivery_note", nil); n != 0 {
+		t.Fatalf("%d delivery notes left by a failed transition", n)
+	}
+	if d, _ := f.st.Get(ctx, "customer", f.ids["C1"]); d.Version() != customerBefore.Version() {
+		t.Fatal("the customer changed")
+	}
+	if audits() != auditsBefore {
+		t.Fatal("audit entries left by a failed transition")
+	}
+
+	// Without the failing effect: the order, a new delivery note linked back,
+	// the customer, and their history, all at once.
+	tk, err = f.eng.Transition(ctx, erin, "sales_order", rec.ID(), "ship", order.Version(), map[string]any{"carrier": "SF"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.Record["state"] != "shipped" || tk.Record["note"] != "shipped by SF" {
+		t.Fatalf("shipped order: %v", tk.Record)
+	}
+	page, _ := f.st.Find(ctx, "delivery_note", store.Query{})
+	if len(page.Docs) != 1 || page.Docs[0]["sales_order"] != rec.ID() || page.Docs[0]["carrier"] != "SF" ||
+		!page.Docs[0]["total"].(decimal.Decimal).Equal(dec("25")) || page.Docs[0]["number"] != "DN-0001" {
+		t.Fatalf("delivery note: %v", page.Docs)
+	}
+	cust, _ := f.st.Get(ctx, "customer", f.ids["C1"])
+	if cust["notes"] != "last shipment "+rec["number"].(string) || cust.Version() != customerBefore.Version()+1 {
+		t.Fatalf("customer after shipping: %v", cust)
+	}
+	if audits() != auditsBefore+3 {
+		t.Fatalf("%d new audit entries, want 3 (order, delivery note, customer)", audits()-auditsBefore)
+	}
+	if n, _ := f.st.Count(ctx, postingsColl, store.Eq("status", postingPending)); n != 0 {
+		t.Fatalf("%d postings left pending", n)
+	}
+}
+
+// A crash in the middle of a posting: Recover finishes it; a posting that
+// meets a record changed meanwhile is rolled back whole.
+func TestPostingRecovery(t *testing.T) {
+	f := setup(t)
+	a, _ := f.st.Insert(ctx, "customer", store.Doc{"code": "X1", "name": "a"})
+	b, _ := f.st.Insert(ctx, "customer", store.Doc{"code": "X2", "name": "b"})
+	writes := []write{
+		{Op: "replace", Coll: "customer", ID: a.ID(), From: 1, Doc: map[string]any{"code": "X1", "name": "a2"}, Before: map[string]any{"code": "X1", "name": "a"}},
+		{Op: "insert", Coll: "customer", ID: "new-one", Doc: map[string]any{"code": "X3", "name": "c"}},
+		{Op: "replace", Coll: "customer", ID: b.ID(), From: 1, Doc: map[string]any{"code": "X2", "name": "b2"}, Before: map[string]any{"code": "X2", "name": "b"}},
+	}
+	store0 := func(ws []write) store.Doc {
+		steps := make([]any, len(ws))
+		for i, w := range ws {
+			steps[i] = map[string]any{"op": w.Op, "coll": w.Coll, "id": w.ID, "from": w.From, "doc": w.Doc, "before": w.Before}
+		}
+		d, err := f.st.Insert(ctx, postingsColl, store.Doc{"status": postingPending, "steps": steps, "created_at": f.eng.stamp()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	// Crash after the first two writes.
+	p := store0(writes)
+	for _, w := range writes[:2] {
+		if err := f.eng.apply(ctx, p.ID(), w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := f.eng.Recover(ctx, time.Hour); err != nil || n != 0 {
+		t.Fatalf("a fresh posting is left to its writer: %d %v", n, err)
+	}
+	if n, err := f.eng.Recover(ctx, 0); err != nil || n != 1 {
+		t.Fatalf("recover: %d %v", n, err)
+	}
+	for id, want := range map[string]string{a.ID(): "a2", "new-one": "c", b.ID(): "b2"} {
+		if d, _ := f.st.Get(ctx, "customer", id); d["name"] != want {
+			t.Fatalf("%s after recovery: %v", id, d)
+		}
+	}
+	if d, _ := f.st.Get(ctx, postingsColl, p.ID()); d["status"] != postingDone {
+		t.Fatalf("posting status %v", d["status"])
+	}
+
+	// A posting whose last write meets a changed record: the first ones are undone.
+	c, _ := f.st.Get(ctx, "customer", a.ID())
+	d2, _ := f.st.Get(ctx, "customer", b.ID())
+	writes = []write{
+		{Op: "replace", Coll: "customer", ID: a.ID(), From: c.Version(), Doc: map[string]any{"code": "X1", "name": "a3"}, Before: bare(fromDoc(c))},
+		{Op: "insert", Coll: "customer", ID: "another", Doc: map[string]any{"code": "X4", "name": "d"}},
+		{Op: "replace", Coll: "customer", ID: b.ID(), From: d2.Version() - 1, Doc: map[string]any{"code": "X2", "name": "b3"}},
+	}
+	if err := f.eng.post(ctx, writes); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("posting over a changed record: %v", err)
+	}
+	if d, _ := f.st.Get(ctx, "customer", a.ID()); d["name"] != "a2" {
+		t.Fatalf("first write not rolled back: %v", d)
+	}
+	if _, err := f.st.Get(ctx, "customer", "another"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("inserted record not rolled back: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/yerp/yerp/engine/store"
 	"github.com/yerp/yerp/engine/template"
 )
 
@@ -24,11 +25,12 @@ type Directory interface {
 	Roles(ctx context.Context, userID string) (roles []string, ok bool, err error)
 }
 
-// singleRecordEffects are the effects that change only the record itself, so
-// that the transition stays one atomic write. Effects that write other records
-// (create, update, transition, notify, stock, ledger) need the posting journal
-// and are refused before anything changes.
-var singleRecordEffects = []string{"set", "assign"}
+// supportedEffects are the effects the engine runs: set and assign change the
+// record itself; create and update write other records, and then the whole
+// transition goes through a posting (all or nothing). Transitions with other
+// effects (transition on a linked record, notify, stock, ledger) are refused
+// before anything changes.
+var supportedEffects = []string{"set", "assign", "create", "update"}
 
 // Option is one transition as a user sees it on one record.
 type Option struct {
@@ -87,7 +89,7 @@ func (ev *evaluator) blocked(t *template.TransitionDecl, rec Record, input map[s
 		return "role", nil, err
 	}
 	for _, eff := range t.Effects {
-		if !slices.Contains(singleRecordEffects, eff.Kind.V) {
+		if !slices.Contains(supportedEffects, eff.Kind.V) {
 			return "effects", nil, nil
 		}
 	}
@@ -234,6 +236,7 @@ func (e *Engine) transition(ctx context.Context, u User, entity, id, name string
 		rec[k] = v
 	}
 	note := ""
+	var others []write // writes of effects on other records
 	for i, eff := range t.Effects {
 		ep := fmt.Sprintf("%s.effects[%d]", place, i)
 		if eff.Body.When.IsSet() {
@@ -244,6 +247,14 @@ func (e *Engine) transition(ctx context.Context, u User, entity, id, name string
 			if !ok {
 				continue
 			}
+		}
+		if eff.Kind.V == "create" || eff.Kind.V == "update" {
+			ws, err := ev.otherRecord(eff, ep, rec, in)
+			if err != nil {
+				return Taken{}, fmt.Errorf("effect %d (%s) of %s: %w", i+1, eff.Kind.V, name, err)
+			}
+			others = append(others, ws...)
+			continue
 		}
 		if note, err = ev.applyEffect(eff, ep, rec, in, note); err != nil {
 			return Taken{}, err
@@ -265,13 +276,40 @@ func (e *Engine) transition(ctx context.Context, u User, entity, id, name string
 		}
 	}
 	rec[fUpdatedAt], rec[fUpdatedBy] = e.stamp(), u.ID
-	d, err := e.st.Replace(ctx, entity, toDoc(rec))
-	if err != nil {
-		return Taken{}, e.writeError(ent, err)
-	}
-	saved := fromDoc(d)
-	if err := e.auditTransition(ctx, u, ent, name, before, saved, in, note); err != nil {
-		return Taken{}, err
+	var saved Record
+	if len(others) == 0 {
+		d, err := e.st.Replace(ctx, entity, toDoc(rec))
+		if err != nil {
+			return Taken{}, e.writeError(ent, err)
+		}
+		saved = fromDoc(d)
+		if err := e.auditTransition(ctx, u, ent, name, before, saved, in, note); err != nil {
+			return Taken{}, err
+		}
+	} else {
+		// The record, the other records and every audit entry: one posting.
+		after := Record{}
+		for k, v := range rec {
+			after[k] = v
+		}
+		after[fVersion] = before.Version() + 1
+		// Numbers are taken now that every effect is planned and checked.
+		for i := range others {
+			if others[i].numberOf != nil {
+				if others[i].Doc[fNumber], err = e.nextNumber(ctx, others[i].numberOf); err != nil {
+					return Taken{}, err
+				}
+			}
+		}
+		writes := append([]write{{Op: "replace", Coll: entity, ID: id, From: before.Version(), Doc: bare(rec), Before: bare(before)}}, others...)
+		writes = append(writes, write{Op: "insert", Coll: auditColl, ID: store.NewID(),
+			Doc: e.auditDoc(u, ent, "transition", before, after, transitionExtra(name, in, note))})
+		if err := e.post(ctx, writes); err != nil {
+			return Taken{}, e.writeError(ent, err)
+		}
+		if saved, err = e.get(ctx, entity, id); err != nil {
+			return Taken{}, err
+		}
 	}
 	fa, err := ev.fields("read", saved)
 	if err != nil {
@@ -383,4 +421,110 @@ func (ev *evaluator) mayReceive(to string, rec Record) error {
 		return &ValidationError{Errors: []FieldError{{Path: "input", Code: "receiver_cannot_read", Params: map[string]any{"user": to}}}}
 	}
 	return nil
+}
+
+// bare is a record without its id and version, as a posting stores it.
+func bare(r Record) map[string]any {
+	out := map[string]any{}
+	for k, v := range r {
+		if k != fID && k != fVersion {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func transitionExtra(name string, in map[string]any, note string) store.Doc {
+	extra := store.Doc{"transition": name}
+	if len(in) > 0 {
+		extra["input"] = map[string]any(in)
+	}
+	if note != "" {
+		extra["note"] = note
+	}
+	return extra
+}
+
+// otherRecord computes the writes of a create or update effect: the record,
+// checked against its template like any write (the template authorises the
+// effect, so field access does not apply), and its audit entry.
+func (ev *evaluator) otherRecord(eff template.EffectDecl, place string, rec Record, in map[string]any) ([]write, error) {
+	e := ev.e
+	b := &eff.Body
+	actor := User{ID: ev.user.ID, Name: ev.user.Name, Roles: []string{AdminRole}, Lang: ev.user.Lang}
+	var target *template.Entity
+	var current Record
+	if eff.Kind.V == "create" {
+		target = e.model().Entities[b.Entity.V]
+	} else {
+		f, _ := ev.ent.Decl.Fields.Get(b.Link.V)
+		linkID, _ := rec[b.Link.V].(string)
+		if f == nil || linkID == "" {
+			return nil, fmt.Errorf("%w: %s is empty", ErrNotFound, b.Link.V)
+		}
+		target = e.model().Entities[f.To.V]
+		var err error
+		if current, err = e.get(ev.ctx, f.To.V, linkID); err != nil {
+			return nil, err
+		}
+	}
+	if target == nil {
+		return nil, fmt.Errorf("%w: the effect's entity is not installed", ErrNotFound)
+	}
+	values := map[string]any{}
+	for _, v := range b.Values {
+		out, err := ev.runValue(place+".values."+v.Key.V, rec, in)
+		if err != nil {
+			return nil, err
+		}
+		f, _ := target.Decl.Fields.Get(v.Key.V)
+		if f == nil {
+			continue
+		}
+		if values[v.Key.V], err = stored(f, out); err != nil {
+			return nil, fmt.Errorf("%s: %w", v.Key.V, err)
+		}
+	}
+	if b.LinkBack.V != "" {
+		values[b.LinkBack.V] = rec.ID()
+	}
+	tev := e.evaluator(ev.ctx, target, actor)
+	next, err := tev.prepare(current, values, fieldAccess{})
+	if err != nil {
+		return nil, err
+	}
+	now := e.stamp()
+	next[fUpdatedAt], next[fUpdatedBy] = now, ev.user.ID
+	if current != nil {
+		after := Record{}
+		for k, v := range next {
+			after[k] = v
+		}
+		after[fVersion] = current.Version() + 1
+		return []write{
+			{Op: "replace", Coll: target.Name, ID: current.ID(), From: current.Version(), Doc: bare(next), Before: bare(current)},
+			{Op: "insert", Coll: auditColl, ID: store.NewID(), Doc: e.auditDoc(ev.user, target, "update", current, after, nil)},
+		}, nil
+	}
+	if init := initialState(target.Decl); init != "" {
+		next[fState] = init
+	}
+	next[fOwner], next[fCreatedBy], next[fCreatedAt] = ev.user.ID, ev.user.ID, now
+	if err := e.ensureIndexes(ev.ctx, target); err != nil {
+		return nil, err
+	}
+	id := store.NewID()
+	created := Record{}
+	for k, v := range next {
+		created[k] = v
+	}
+	created[fID], created[fVersion] = id, int64(1)
+	ins := write{Op: "insert", Coll: target.Name, ID: id, Doc: bare(next)}
+	if target.Decl.Number.V != "" {
+		ins.numberOf = target
+	}
+	return []write{
+		ins,
+		{Op: "insert", Coll: auditColl, ID: store.NewID(), Doc: e.auditDoc(ev.user, target, "create", nil, created, nil)},
+	}, nil
 }

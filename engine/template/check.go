@@ -41,7 +41,7 @@ type Entity struct {
 
 // reservedNames cannot be field names: expressions use them for other things.
 // In a table row, "parent" (the record) is reserved too.
-var reservedNames = []string{"id", "number", "state", "owner", "created_at", "user", "input", "before"}
+var reservedNames = []string{"id", "version", "number", "state", "owner", "created_at", "created_by", "updated_at", "updated_by", "posting", "user", "input", "before"}
 
 var textTypes = []string{"text", "longtext", "email", "phone", "barcode"}
 var numericTypes = []string{"int", "decimal", "money", "quantity", "percent"}
