@@ -43,6 +43,8 @@ func mountAPI(app *fiber.App, d Deps) {
 	authed.Post("/records/:entity/:id/transitions/:name", a.transition)
 	authed.Post("/approvals/:id/:decision", a.decide)
 	authed.Get("/inbox", a.inbox)
+	authed.Get("/notifications", a.notifications)
+	authed.Post("/notifications/:id/read", a.markRead)
 	authed.Post("/files/:entity/:field", a.upload)
 	authed.Get("/records/:entity/:id/files/:field", a.download)
 }
@@ -410,13 +412,41 @@ func (a *api) decide(c fiber.Ctx) error {
 	return c.JSON(ap)
 }
 
-// inbox lists what waits for the caller: approvals of the caller's roles.
+// inbox lists what waits for the caller: approvals of the caller's roles, and
+// unread notifications (handed-over records among them).
 func (a *api) inbox(c fiber.Ctx) error {
-	approvals, err := a.d.Records.Inbox(c.Context(), user(c))
+	u := user(c)
+	approvals, err := a.d.Records.Inbox(c.Context(), u)
 	if err != nil {
 		return fail(c, err)
 	}
-	return c.JSON(fiber.Map{"approvals": approvals})
+	notes, unread, err := a.d.Records.Notifications(c.Context(), u, 50)
+	if err != nil {
+		return fail(c, err)
+	}
+	var fresh []records.Notification
+	for _, n := range notes {
+		if !n.Read {
+			fresh = append(fresh, n)
+		}
+	}
+	return c.JSON(fiber.Map{"approvals": approvals, "notifications": fresh, "unread": unread})
+}
+
+func (a *api) notifications(c fiber.Ctx) error {
+	limit, _ := strconv.Atoi(c.Query("limit"))
+	notes, unread, err := a.d.Records.Notifications(c.Context(), user(c), limit)
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(fiber.Map{"notifications": notes, "unread": unread})
+}
+
+func (a *api) markRead(c fiber.Ctx) error {
+	if err := a.d.Records.MarkRead(c.Context(), user(c), c.Params("id")); err != nil {
+		return fail(c, err)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
 }
 
 // changePassword replaces the caller's password: {"current", "new"}. Sessions

@@ -554,5 +554,16 @@ func TestApprovalsAPI(t *testing.T) {
 			t.Fatalf("after approval: %v", rec["state"])
 		}
 		h.call(mia, "POST", "/api/v1/approvals/"+sub.Approval+"/approve", "", nil, 409, nil)
+
+		// Notifications: none for alice yet; marking a missing one is a 404.
+		var notes struct {
+			Notifications []records.Notification
+			Unread        json.Number
+		}
+		h.call(alice, "GET", "/api/v1/notifications", "", nil, 200, &notes)
+		if notes.Unread != "0" {
+			t.Fatalf("alice's notifications: %+v", notes)
+		}
+		h.call(alice, "POST", "/api/v1/notifications/nope/read", "", nil, 404, nil)
 	})
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -162,6 +163,23 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 				}
 				if _, err := eng.Recover(ctx, time.Minute); err != nil {
 					log.Warn("recovery of pending postings failed", "err", err)
+				}
+			}
+		}
+	}()
+
+	// Webhooks queued by transitions are delivered every ten seconds, with retries.
+	go func() {
+		client := &http.Client{Timeout: 15 * time.Second}
+		tick := time.NewTicker(10 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if _, err := eng.DeliverWebhooks(ctx, client); err != nil {
+					log.Warn("webhook delivery failed", "err", err)
 				}
 			}
 		}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -146,6 +149,12 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
+	return setupWith(t, salesOrder)
+}
+
+// setupWith is setup with another text of the sales_order entity.
+func setupWith(t *testing.T, orderYAML string) *fixture {
+	t.Helper()
 	st, err := sqlite.Open(filepath.Join(t.TempDir(), "yerp.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +162,7 @@ func setup(t *testing.T) *fixture {
 	t.Cleanup(func() { st.Close() })
 	cat := fstest.MapFS{
 		"sales/package.yaml":     {Data: []byte(salesPackage)},
-		"sales/sales_order.yaml": {Data: []byte(salesOrder)},
+		"sales/sales_order.yaml": {Data: []byte(orderYAML)},
 		"sales/delivery_note.yaml": {Data: []byte(`entity: delivery_note
 label: {zh-CN: 发货单, en: Delivery note}
 number: "DN-{seq:4}"
@@ -566,7 +575,11 @@ func TestRulesSeeBefore(t *testing.T) {
 // transitionFixture adds real users (auth) so that transfers can check the
 // receiver's access.
 func transitionFixture(t *testing.T) (*fixture, map[string]User) {
-	f := setup(t)
+	return transitionFixtureWith(t, salesOrder)
+}
+
+func transitionFixtureWith(t *testing.T, orderYAML string) (*fixture, map[string]User) {
+	f := setupWith(t, orderYAML)
 	users, err := auth.New(f.st, auth.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -1047,5 +1060,78 @@ func TestPostingRecovery(t *testing.T) {
 	}
 	if _, err := f.st.Get(ctx, "customer", "another"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("inserted record not rolled back: %v", err)
+	}
+}
+
+// notify writes in-app notifications in the transition's posting and queues a
+// webhook, delivered afterwards with retries to a real HTTP server.
+func TestNotifyAndWebhooks(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	fails := 1
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if fails > 0 {
+			fails--
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		got = append(got, string(b))
+	}))
+	defer hook.Close()
+	remind := strings.Replace(salesOrder, "transitions:\n", `transitions:
+  remind:
+    from: [draft, confirmed]
+    roles: [sales]
+    label: {zh-CN: 提醒, en: Remind}
+    effects:
+      - notify: {to_roles: [sales_manager], to_users: "owner", message: {zh-CN: 请跟进, en: Please follow up}, webhook: "`+hook.URL+`/hook"}
+`, 1)
+	f, us := transitionFixtureWith(t, remind)
+	carol, erin := us["carol"], us["erin"]
+	rec := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "1"})
+	if _, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "remind", rec.Version(), nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []User{carol, erin} {
+		ns, unread, err := f.eng.Notifications(ctx, u, 10)
+		if err != nil || len(ns) != 1 || unread != 1 || ns[0].Message["en"] != "Please follow up" || ns[0].Record != rec.ID() {
+			t.Fatalf("notifications of %s: %+v %d %v", u.Name, ns, unread, err)
+		}
+		if err := f.eng.MarkRead(ctx, u, ns[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, unread, _ := f.eng.Notifications(ctx, u, 10); unread != 0 {
+			t.Fatalf("%s still has %d unread", u.Name, unread)
+		}
+	}
+	if err := f.eng.MarkRead(ctx, carol, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("marking someone else's or a missing notification: %v", err)
+	}
+	// First delivery fails (503): tried again later, then delivered once.
+	if n, err := f.eng.DeliverWebhooks(ctx, hook.Client()); err != nil || n != 0 {
+		t.Fatalf("first delivery: %d %v", n, err)
+	}
+	f.eng.now = func() time.Time { return time.Now().Add(time.Hour) }
+	if n, err := f.eng.DeliverWebhooks(ctx, hook.Client()); err != nil || n != 1 {
+		t.Fatalf("retry: %d %v", n, err)
+	}
+	if n, _ := f.eng.DeliverWebhooks(ctx, hook.Client()); n != 0 {
+		t.Fatalf("delivered again: %d", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || !strings.Contains(got[0], `"record":"`+rec.ID()+`"`) || !strings.Contains(got[0], "Please follow up") {
+		t.Fatalf("webhook bodies: %v", got)
+	}
+	// A transfer tells the new owner.
+	if _, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "transfer", rec.Version()+1, map[string]any{"to_user": us["dave"].ID, "reason": "休假"}); err != nil {
+		t.Fatal(err)
+	}
+	ns, _, _ := f.eng.Notifications(ctx, us["dave"], 10)
+	if len(ns) != 1 || ns[0].Kind != "assigned" || !strings.Contains(ns[0].Message["zh-CN"], "已转交给你：休假") {
+		t.Fatalf("dave's notifications: %+v", ns)
 	}
 }

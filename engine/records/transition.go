@@ -26,11 +26,11 @@ type Directory interface {
 }
 
 // supportedEffects are the effects the engine runs: set and assign change the
-// record itself; create and update write other records, and then the whole
-// transition goes through a posting (all or nothing). Transitions with other
-// effects (transition on a linked record, notify, stock, ledger) are refused
-// before anything changes.
-var supportedEffects = []string{"set", "assign", "create", "update"}
+// record itself; create, update and notify (and the notice assign sends the new
+// owner) write other records, and then the whole transition goes through a
+// posting (all or nothing). Transitions with other effects (transition on a
+// linked record, stock, ledger) are refused before anything changes.
+var supportedEffects = []string{"set", "assign", "create", "update", "notify"}
 
 // Option is one transition as a user sees it on one record.
 type Option struct {
@@ -256,8 +256,27 @@ func (e *Engine) transition(ctx context.Context, u User, entity, id, name string
 			others = append(others, ws...)
 			continue
 		}
+		if eff.Kind.V == "notify" {
+			ws, err := ev.notifyWrites(eff, ep, rec, in)
+			if err != nil {
+				return Taken{}, fmt.Errorf("effect %d (notify) of %s: %w", i+1, name, err)
+			}
+			others = append(others, ws...)
+			continue
+		}
 		if note, err = ev.applyEffect(eff, ep, rec, in, note); err != nil {
 			return Taken{}, err
+		}
+		if eff.Kind.V == "assign" {
+			// The new owner is told, in the same posting.
+			what := fmt.Sprint(rec[fNumber])
+			if what == "<nil>" {
+				what = rec.ID()
+			}
+			others = append(others, ev.notification(fmt.Sprint(rec[fOwner]), "assigned", map[string]string{
+				"zh-CN": labelText(ent.Decl.Label, "zh-CN") + " " + what + " 已转交给你：" + note,
+				"en":    labelText(ent.Decl.Label, "en") + " " + what + " was handed to you: " + note,
+			}, rec))
 		}
 	}
 	if t.To.V != "" {

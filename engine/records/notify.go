@@ -1,0 +1,211 @@
+package records
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/yerp/yerp/engine/store"
+	"github.com/yerp/yerp/engine/template"
+)
+
+// Notifications are written in the transition's posting, so they exist only
+// if the transition does; webhooks go to an outbox in the same posting and are
+// delivered after it, with retries.
+const (
+	notificationsColl = "sys_notifications"
+	outboxColl        = "sys_outbox"
+	// maxAttempts is how often a webhook is tried before it is marked failed.
+	maxAttempts = 8
+)
+
+// Notification is an in-app message to one user.
+type Notification struct {
+	ID      string            `json:"id"`
+	Entity  string            `json:"entity"`
+	Record  string            `json:"record"`
+	Message map[string]string `json:"message"`
+	Kind    string            `json:"kind"` // notify, assigned
+	Read    bool              `json:"read"`
+	At      string            `json:"at"`
+}
+
+// notifyWrites plans the notifications and the webhook of a notify effect.
+func (ev *evaluator) notifyWrites(eff template.EffectDecl, place string, rec Record, in map[string]any) ([]write, error) {
+	b := &eff.Body
+	to := map[string]bool{}
+	if b.ToUsers.IsSet() {
+		out, err := ev.runValue(place+".to_users", rec, in)
+		if err != nil {
+			return nil, err
+		}
+		switch x := out.(type) {
+		case string:
+			to[x] = true
+		case []any:
+			for _, u := range x {
+				to[fmt.Sprint(u)] = true
+			}
+		case []string:
+			for _, u := range x {
+				to[u] = true
+			}
+		}
+	}
+	if len(b.ToRoles) > 0 {
+		dir, ok := ev.e.users.(roleDirectory)
+		if !ok {
+			return nil, fmt.Errorf("records: notify to roles needs a user directory")
+		}
+		roles := make([]string, len(b.ToRoles))
+		for i, r := range b.ToRoles {
+			roles[i] = r.V
+		}
+		ids, err := dir.WithRoles(ev.ctx, roles)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range ids {
+			to[id] = true
+		}
+	}
+	var out []write
+	for user := range to {
+		if user == "" {
+			continue
+		}
+		out = append(out, ev.notification(user, "notify", b.Message.Text, rec))
+	}
+	if b.Webhook.V != "" {
+		payload, err := json.Marshal(map[string]any{"entity": ev.ent.Name, "record": rec.ID(), "number": rec[fNumber],
+			"state": rec[fState], "message": b.Message.Text, "at": ev.e.stamp()})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, write{Op: "insert", Coll: outboxColl, ID: store.NewID(), Doc: map[string]any{
+			"url": b.Webhook.V, "payload": string(payload), "status": "pending", "attempts": 0, "next_at": ev.e.stamp(),
+		}})
+	}
+	return out, nil
+}
+
+// notification is the insert of one notification.
+func (ev *evaluator) notification(user, kind string, msg map[string]string, rec Record) write {
+	m := map[string]any{}
+	for k, v := range msg {
+		m[k] = v
+	}
+	return write{Op: "insert", Coll: notificationsColl, ID: store.NewID(), Doc: map[string]any{
+		"user": user, "kind": kind, "entity": ev.ent.Name, "record": rec.ID(), "message": m, "read": false, "at": ev.e.stamp(),
+	}}
+}
+
+// Notifications lists u's notifications, newest first, and how many are unread.
+func (e *Engine) Notifications(ctx context.Context, u User, limit int) ([]Notification, int64, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	page, err := e.st.Find(ctx, notificationsColl, store.Query{Filter: store.Eq("user", u.ID), Sort: []store.SortKey{store.Desc("at")}, Limit: limit})
+	if err != nil {
+		return nil, 0, fmt.Errorf("records: notifications: %w", err)
+	}
+	out := make([]Notification, 0, len(page.Docs))
+	for _, d := range page.Docs {
+		n := Notification{ID: d.ID(), Message: map[string]string{}}
+		n.Entity, _ = d["entity"].(string)
+		n.Record, _ = d["record"].(string)
+		n.Kind, _ = d["kind"].(string)
+		n.Read, _ = d["read"].(bool)
+		n.At, _ = d["at"].(string)
+		if m, ok := d["message"].(map[string]any); ok {
+			for k, v := range m {
+				n.Message[k] = fmt.Sprint(v)
+			}
+		}
+		out = append(out, n)
+	}
+	unread, err := e.st.Count(ctx, notificationsColl, store.And(store.Eq("user", u.ID), store.Eq("read", false)))
+	if err != nil {
+		return nil, 0, fmt.Errorf("records: notifications: %w", err)
+	}
+	return out, unread, nil
+}
+
+// MarkRead marks one of u's notifications read.
+func (e *Engine) MarkRead(ctx context.Context, u User, id string) error {
+	d, err := e.st.Get(ctx, notificationsColl, id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && d["user"] != u.ID {
+		return fmt.Errorf("%w: notification %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return fmt.Errorf("records: notification: %w", err)
+	}
+	if d["read"] == true {
+		return nil
+	}
+	d["read"] = true
+	if _, err := e.st.Replace(ctx, notificationsColl, d); err != nil && !errors.Is(err, store.ErrConflict) {
+		return fmt.Errorf("records: notification: %w", err)
+	}
+	return nil
+}
+
+// DeliverWebhooks sends the webhooks that are due: each is claimed with a
+// version-guarded write (so two processes do not send it twice), POSTed as
+// JSON, and marked delivered on a 2xx answer; otherwise it is tried again
+// later, after 2^attempts seconds, up to maxAttempts times.
+func (e *Engine) DeliverWebhooks(ctx context.Context, client *http.Client) (delivered int, err error) {
+	now := e.now()
+	page, err := e.st.Find(ctx, outboxColl, store.Query{Filter: store.And(store.Eq("status", "pending"), store.Lte("next_at", now.UTC().Format(template.DateTimeLayout))), Limit: 50})
+	if err != nil {
+		return 0, fmt.Errorf("records: outbox: %w", err)
+	}
+	for _, d := range page.Docs {
+		d["status"] = "sending"
+		claimed, err := e.st.Replace(ctx, outboxColl, d)
+		if err != nil {
+			continue // another process has it
+		}
+		url, _ := claimed["url"].(string)
+		payload, _ := claimed["payload"].(string)
+		ok := post(ctx, client, url, payload)
+		attempts, _ := toDecimal(claimed["attempts"])
+		n, _ := attempts.Int64()
+		n++
+		claimed["attempts"] = n
+		switch {
+		case ok:
+			claimed["status"] = "delivered"
+			delivered++
+		case n >= maxAttempts:
+			claimed["status"] = "failed"
+		default:
+			claimed["status"] = "pending"
+			claimed["next_at"] = now.Add(time.Duration(1<<n) * time.Second).UTC().Format(template.DateTimeLayout)
+		}
+		if _, err := e.st.Replace(ctx, outboxColl, claimed); err != nil {
+			return delivered, fmt.Errorf("records: outbox: %w", err)
+		}
+	}
+	return delivered, nil
+}
+
+func post(ctx context.Context, client *http.Client, url, payload string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte(payload)))
+	if err != nil {
+		return false
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode >= 200 && resp.StatusCode < 300
+}
