@@ -64,8 +64,16 @@ states:
   draft: {initial: true, label: {zh-CN: 草稿, en: Draft}, editable_by: [sales, sales_manager]}
   confirmed: {label: {zh-CN: 已审核, en: Confirmed}}
   shipped: {label: {zh-CN: 已发货, en: Shipped}}
+  completed: {final: true, label: {zh-CN: 已完成, en: Completed}}
   cancelled: {final: true, label: {zh-CN: 已取消, en: Cancelled}}
 transitions:
+  complete:
+    from: shipped
+    to: completed
+    roles: [sales_manager]
+    label: {zh-CN: 完成, en: Complete}
+    effects:
+      - set: {values: {note: "note + ' / delivered'"}}
   ship:
     from: confirmed
     to: shipped
@@ -171,8 +179,19 @@ fields:
   customer: {type: link, to: customer, required: true, label: {zh-CN: 客户, en: Customer}}
   carrier: {type: text, required: true, label: {zh-CN: 承运商, en: Carrier}}
   total: {type: money, label: {zh-CN: 金额, en: Amount}}
+states:
+  open: {initial: true, label: {zh-CN: 待签收, en: Open}}
+  delivered: {final: true, label: {zh-CN: 已签收, en: Delivered}}
+transitions:
+  deliver:
+    from: open
+    to: delivered
+    roles: [sales_manager]
+    label: {zh-CN: 签收, en: Deliver}
+    effects:
+      - transition: {link: sales_order, name: complete}
 access:
-  sales_manager: {read: true}
+  sales_manager: {read: true, update: true}
 `)},
 	}
 	core, _ := fsFiles(t)
@@ -997,6 +1016,33 @@ func TestEffectsOnOtherRecordsAreAllOrNothing(t *testing.T) {
 	}
 	if n, _ := f.st.Count(ctx, postingsColl, store.Eq("status", postingPending)); n != 0 {
 		t.Fatalf("%d postings left pending", n)
+	}
+
+	// Delivering the note completes the order: a transition effect on a linked
+	// record, with that transition's own effects, in the same posting.
+	note := fromDoc(page.Docs[0])
+	dtk, err := f.eng.Transition(ctx, erin, "delivery_note", note.ID(), "deliver", note.Version(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dtk.Record["state"] != "delivered" {
+		t.Fatalf("delivery note: %v", dtk.Record)
+	}
+	o, _ := f.st.Get(ctx, "sales_order", rec.ID())
+	if o["state"] != "completed" || o["note"] != "shipped by SF / delivered" {
+		t.Fatalf("order after delivery: state %v note %v", o["state"], o["note"])
+	}
+	// A second delivery note (made by admin) cannot complete an order twice:
+	// the linked transition is not available, and nothing changes.
+	other, err := f.eng.Create(ctx, f.admin, "delivery_note", map[string]any{"sales_order": rec.ID(), "customer": f.ids["C1"], "carrier": "EMS"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.Transition(ctx, erin, "delivery_note", other.ID(), "deliver", other.Version(), nil); !errors.Is(err, ErrNotAvailable) {
+		t.Fatalf("second delivery: %v", err)
+	}
+	if d, _ := f.st.Get(ctx, "delivery_note", other.ID()); d["state"] != "open" {
+		t.Fatalf("the refused delivery moved its note: %v", d["state"])
 	}
 }
 

@@ -26,11 +26,11 @@ type Directory interface {
 }
 
 // supportedEffects are the effects the engine runs: set and assign change the
-// record itself; create, update and notify (and the notice assign sends the new
-// owner) write other records, and then the whole transition goes through a
-// posting (all or nothing). Transitions with other effects (transition on a
-// linked record, stock, ledger) are refused before anything changes.
-var supportedEffects = []string{"set", "assign", "create", "update", "notify"}
+// record itself; create, update, notify and transition (on a linked record)
+// write other records, and then the whole transition goes through a posting
+// (all or nothing). Transitions with stock or ledger effects (the ledger
+// issue) are refused before anything changes.
+var supportedEffects = []string{"set", "assign", "create", "update", "notify", "transition"}
 
 // Option is one transition as a user sees it on one record.
 type Option struct {
@@ -215,86 +215,14 @@ func (e *Engine) transition(ctx context.Context, u User, entity, id, name string
 			return Taken{Record: before, Approval: aid}, err
 		}
 	case reason == "effects":
-		return Taken{}, fmt.Errorf("%w: %s has effects on other records, which need the posting journal", ErrForbidden, name)
+		return Taken{}, fmt.Errorf("%w: %s has stock or ledger effects, which this version does not run", ErrForbidden, name)
 	}
-	place := ev.transitionPlace(t)
 	var out Taken
-	for i, c := range t.Checks {
-		if !c.Warn {
-			continue
-		}
-		ok, err := ev.runWith(fmt.Sprintf("%s.checks[%d]", place, i), before, in)
-		if err != nil {
-			return Taken{}, err
-		}
-		if !ok {
-			out.Warnings = append(out.Warnings, c.Message.Text)
-		}
+	rec, others, note, warnings, err := ev.plan(t, name, before, in, 0)
+	if err != nil {
+		return Taken{}, err
 	}
-	rec := Record{}
-	for k, v := range before {
-		rec[k] = v
-	}
-	note := ""
-	var others []write // writes of effects on other records
-	for i, eff := range t.Effects {
-		ep := fmt.Sprintf("%s.effects[%d]", place, i)
-		if eff.Body.When.IsSet() {
-			ok, err := ev.runWith(ep+".when", rec, in)
-			if err != nil {
-				return Taken{}, err
-			}
-			if !ok {
-				continue
-			}
-		}
-		if eff.Kind.V == "create" || eff.Kind.V == "update" {
-			ws, err := ev.otherRecord(eff, ep, rec, in)
-			if err != nil {
-				return Taken{}, fmt.Errorf("effect %d (%s) of %s: %w", i+1, eff.Kind.V, name, err)
-			}
-			others = append(others, ws...)
-			continue
-		}
-		if eff.Kind.V == "notify" {
-			ws, err := ev.notifyWrites(eff, ep, rec, in)
-			if err != nil {
-				return Taken{}, fmt.Errorf("effect %d (notify) of %s: %w", i+1, name, err)
-			}
-			others = append(others, ws...)
-			continue
-		}
-		if note, err = ev.applyEffect(eff, ep, rec, in, note); err != nil {
-			return Taken{}, err
-		}
-		if eff.Kind.V == "assign" {
-			// The new owner is told, in the same posting.
-			what := fmt.Sprint(rec[fNumber])
-			if what == "<nil>" {
-				what = rec.ID()
-			}
-			others = append(others, ev.notification(fmt.Sprint(rec[fOwner]), "assigned", map[string]string{
-				"zh-CN": labelText(ent.Decl.Label, "zh-CN") + " " + what + " 已转交给你：" + note,
-				"en":    labelText(ent.Decl.Label, "en") + " " + what + " was handed to you: " + note,
-			}, rec))
-		}
-	}
-	if t.To.V != "" {
-		rec[fState] = t.To.V
-	}
-	// Computed fields follow what the effects set.
-	for _, fe := range ent.Decl.Fields {
-		if fe.Val != nil && fe.Val.Compute.IsSet() {
-			v, err := ev.run("fields."+fe.Key.V+".compute", rec, nil, nil)
-			if err != nil {
-				return Taken{}, err
-			}
-			if rec[fe.Key.V], err = stored(fe.Val, v); err != nil {
-				return Taken{}, err
-			}
-		}
-	}
-	rec[fUpdatedAt], rec[fUpdatedBy] = e.stamp(), u.ID
+	out.Warnings = warnings
 	var saved Record
 	if len(others) == 0 {
 		d, err := e.st.Replace(ctx, entity, toDoc(rec))
@@ -546,4 +474,157 @@ func (ev *evaluator) otherRecord(eff template.EffectDecl, place string, rec Reco
 		ins,
 		{Op: "insert", Coll: auditColl, ID: store.NewID(), Doc: e.auditDoc(ev.user, target, "create", nil, created, nil)},
 	}, nil
+}
+
+// plan works out what taking t on before does, without writing: the record
+// after the transition, the writes of its effects on other records, the note
+// for history, and the warnings. depth counts transitions taken on linked
+// records by effects (bounded, so templates cannot loop).
+func (ev *evaluator) plan(t *template.TransitionDecl, name string, before Record, in map[string]any, depth int) (Record, []write, string, []map[string]string, error) {
+	place := ev.transitionPlace(t)
+	e, ent := ev.e, ev.ent
+	var warnings []map[string]string
+	for i, c := range t.Checks {
+		if !c.Warn {
+			continue
+		}
+		ok, err := ev.runWith(fmt.Sprintf("%s.checks[%d]", place, i), before, in)
+		if err != nil {
+			return nil, nil, "", nil, err
+		}
+		if !ok {
+			warnings = append(warnings, c.Message.Text)
+		}
+	}
+	rec := Record{}
+	for k, v := range before {
+		rec[k] = v
+	}
+	note := ""
+	var others []write // writes of effects on other records
+	var err error
+	for i, eff := range t.Effects {
+		ep := fmt.Sprintf("%s.effects[%d]", place, i)
+		if eff.Body.When.IsSet() {
+			ok, err := ev.runWith(ep+".when", rec, in)
+			if err != nil {
+				return nil, nil, "", nil, err
+			}
+			if !ok {
+				continue
+			}
+		}
+		if eff.Kind.V == "create" || eff.Kind.V == "update" {
+			ws, err := ev.otherRecord(eff, ep, rec, in)
+			if err != nil {
+				return nil, nil, "", nil, fmt.Errorf("effect %d (%s) of %s: %w", i+1, eff.Kind.V, name, err)
+			}
+			others = append(others, ws...)
+			continue
+		}
+		if eff.Kind.V == "transition" {
+			ws, err := ev.linkedTransition(eff, rec, depth)
+			if err != nil {
+				return nil, nil, "", nil, fmt.Errorf("effect %d (transition) of %s: %w", i+1, name, err)
+			}
+			others = append(others, ws...)
+			continue
+		}
+		if eff.Kind.V == "notify" {
+			ws, err := ev.notifyWrites(eff, ep, rec, in)
+			if err != nil {
+				return nil, nil, "", nil, fmt.Errorf("effect %d (notify) of %s: %w", i+1, name, err)
+			}
+			others = append(others, ws...)
+			continue
+		}
+		if note, err = ev.applyEffect(eff, ep, rec, in, note); err != nil {
+			return nil, nil, "", nil, err
+		}
+		if eff.Kind.V == "assign" {
+			// The new owner is told, in the same posting.
+			what := fmt.Sprint(rec[fNumber])
+			if what == "<nil>" {
+				what = rec.ID()
+			}
+			others = append(others, ev.notification(fmt.Sprint(rec[fOwner]), "assigned", map[string]string{
+				"zh-CN": labelText(ent.Decl.Label, "zh-CN") + " " + what + " 已转交给你：" + note,
+				"en":    labelText(ent.Decl.Label, "en") + " " + what + " was handed to you: " + note,
+			}, rec))
+		}
+	}
+	if t.To.V != "" {
+		rec[fState] = t.To.V
+	}
+	// Computed fields follow what the effects set.
+	for _, fe := range ent.Decl.Fields {
+		if fe.Val != nil && fe.Val.Compute.IsSet() {
+			v, err := ev.run("fields."+fe.Key.V+".compute", rec, nil, nil)
+			if err != nil {
+				return nil, nil, "", nil, err
+			}
+			if rec[fe.Key.V], err = stored(fe.Val, v); err != nil {
+				return nil, nil, "", nil, err
+			}
+		}
+	}
+	rec[fUpdatedAt], rec[fUpdatedBy] = e.stamp(), ev.user.ID
+	return rec, others, note, warnings, nil
+}
+
+// maxLinkedTransitions bounds chains of transition effects.
+const maxLinkedTransitions = 3
+
+// linkedTransition plans a transition effect: the transition of a linked
+// record, with its checks, taken on the template's authority, as part of the
+// same posting.
+func (ev *evaluator) linkedTransition(eff template.EffectDecl, rec Record, depth int) ([]write, error) {
+	if depth >= maxLinkedTransitions {
+		return nil, fmt.Errorf("%w: transitions of linked records nest deeper than %d", ErrForbidden, maxLinkedTransitions)
+	}
+	e := ev.e
+	b := &eff.Body
+	f, _ := ev.ent.Decl.Fields.Get(b.Link.V)
+	linkedID, _ := rec[b.Link.V].(string)
+	if f == nil || linkedID == "" {
+		return nil, fmt.Errorf("%w: %s is empty", ErrNotFound, b.Link.V)
+	}
+	target := e.model().Entities[f.To.V]
+	if target == nil {
+		return nil, fmt.Errorf("%w: entity %s is not installed", ErrNotFound, f.To.V)
+	}
+	t2, ok := target.Decl.Transitions.Get(b.Name.V)
+	if !ok || t2 == nil {
+		return nil, fmt.Errorf("%w: %s has no transition %s", ErrNotFound, f.To.V, b.Name.V)
+	}
+	linked, err := e.get(ev.ctx, f.To.V, linkedID)
+	if err != nil {
+		return nil, err
+	}
+	actor := User{ID: ev.user.ID, Name: ev.user.Name, Roles: []string{AdminRole}, Lang: ev.user.Lang}
+	tev := e.evaluator(ev.ctx, target, actor)
+	switch reason, msg, err := tev.blocked(t2, linked, map[string]any{}); {
+	case err != nil:
+		return nil, err
+	case reason == "state":
+		return nil, fmt.Errorf("%w: %s %s is in state %v", ErrNotAvailable, f.To.V, b.Name.V, linked[fState])
+	case reason == "check":
+		return nil, &ValidationError{Errors: []FieldError{{Path: b.Link.V, Code: "check", Params: map[string]any{"message": msg}}}}
+	case reason != "":
+		return nil, fmt.Errorf("%w: %s of %s cannot be taken by an effect (%s)", ErrForbidden, b.Name.V, f.To.V, reason)
+	}
+	next, others, note, _, err := tev.plan(t2, b.Name.V, linked, map[string]any{}, depth+1)
+	if err != nil {
+		return nil, err
+	}
+	after := Record{}
+	for k, v := range next {
+		after[k] = v
+	}
+	after[fVersion] = linked.Version() + 1
+	ws := []write{
+		{Op: "replace", Coll: f.To.V, ID: linkedID, From: linked.Version(), Doc: bare(next), Before: bare(linked)},
+		{Op: "insert", Coll: auditColl, ID: store.NewID(), Doc: e.auditDoc(ev.user, target, "transition", linked, after, transitionExtra(b.Name.V, nil, note))},
+	}
+	return append(ws, others...), nil
 }
