@@ -130,7 +130,7 @@ func start(t *testing.T, st store.Store) *harness {
 			t.Fatal(err)
 		}
 	}
-	eng := records.New(st, svc.Model, records.Options{Users: users})
+	eng := records.New(st, svc.Model, records.Options{Users: users, ModelAt: svc.ModelAt})
 	h := &harness{t: t, st: st, ids: map[string]string{},
 		base: serve(t, New(Deps{Store: st, Auth: users, Records: eng, Packages: svc, Info: Info{Version: "test"}}))}
 	admin := h.login("admin", "admin-password-1")

@@ -125,7 +125,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if created && password != "" {
 		fmt.Fprintf(stderr, "first start: created user admin with the one-time password %s (change it after logging in)\n", password)
 	}
-	eng := records.New(st, svc.Model, records.Options{Users: users})
+	eng := records.New(st, svc.Model, records.Options{Users: users, ModelAt: svc.ModelAt})
 	// Postings a crash left pending are finished (or rolled back) before serving.
 	if n, err := eng.Recover(ctx, 30*time.Second); err != nil {
 		fmt.Fprintf(stderr, "yerp serve: recover postings: %v\n", err)

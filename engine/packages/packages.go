@@ -64,6 +64,7 @@ type Service struct {
 	catalog fs.FS
 	mu      sync.Mutex // one change at a time in this process
 	model   atomic.Pointer[template.Model]
+	pinned  sync.Map // "pkg@version" → *template.Model, see ModelAt
 }
 
 // Version is one published version of a package.
@@ -284,4 +285,44 @@ func toInt(v any) (int64, bool) {
 		return x.Int64()
 	}
 	return 0, false
+}
+
+// ModelAt returns the model in which package pkg is at the latest publish of
+// version (the other packages as they are now): the model an approval opened
+// under that version finishes with. Models are built once per key and kept.
+func (s *Service) ModelAt(ctx context.Context, pkg, version string) (*template.Model, error) {
+	cur := s.Model()
+	if p := cur.Packages[pkg]; p != nil && p.Version.String() == version {
+		return cur, nil
+	}
+	key := pkg + "@" + version
+	if m, ok := s.pinned.Load(key); ok {
+		return m.(*template.Model), nil
+	}
+	versions, err := s.Versions(ctx, pkg)
+	if err != nil {
+		return nil, err
+	}
+	var files map[string]string
+	for _, v := range versions {
+		if v.Version == version {
+			files = v.Files
+		}
+	}
+	if files == nil {
+		return nil, fmt.Errorf("%w: %s has no version %s", ErrUnknown, pkg, version)
+	}
+	active, _, err := s.active(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, ds, err := s.build(ctx, active, pkg, files)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return nil, &CheckError{ds}
+	}
+	s.pinned.Store(key, m)
+	return m, nil
 }

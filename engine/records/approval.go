@@ -374,7 +374,13 @@ func (e *Engine) finish(ctx context.Context, doc store.Doc, status string, u Use
 			}
 		}
 		input, _ := doc["input"].(map[string]any)
-		if _, err := e.transition(ctx, requester, a.Entity, a.Record, a.Transition, a.SubmittedVersion, input, true); err != nil {
+		run := e
+		if pinned, err := e.pinnedTo(ctx, ent, doc); err != nil {
+			return approvalOf(saved), err
+		} else if pinned != nil {
+			run = pinned
+		}
+		if _, err := run.transition(ctx, requester, a.Entity, a.Record, a.Transition, a.SubmittedVersion, input, true); err != nil {
 			return approvalOf(saved), err
 		}
 	}
@@ -448,4 +454,20 @@ func (e *Engine) Inbox(ctx context.Context, u User) ([]Approval, error) {
 		}
 		q.After = page.Next
 	}
+}
+
+// pinnedTo returns an engine on the model the approval was opened under, when
+// the entity's package has been published in another version since (nil when
+// it has not, or no ModelAt was given).
+func (e *Engine) pinnedTo(ctx context.Context, ent *template.Entity, doc store.Doc) (*Engine, error) {
+	version, _ := doc["package_version"].(string)
+	p := e.model().Packages[ent.Package]
+	if e.modelAt == nil || version == "" || p == nil || p.Version.String() == version {
+		return nil, nil
+	}
+	m, err := e.modelAt(ctx, ent.Package, version)
+	if err != nil {
+		return nil, fmt.Errorf("records: the template version the approval began under: %w", err)
+	}
+	return New(e.st, func() *template.Model { return m }, e.opts), nil
 }

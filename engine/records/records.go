@@ -56,18 +56,23 @@ type Engine struct {
 	now     func() time.Time
 	indexed sync.Map // *template.Entity → true once its indexes are declared
 	users   Directory
+	modelAt func(ctx context.Context, pkg, version string) (*template.Model, error)
+	opts    Options
 }
 
 // Options tune an Engine; the zero value is fine.
 type Options struct {
 	Now   func() time.Time // the clock (tests)
 	Users Directory        // other users, for assign (order transfer)
+	// ModelAt returns the model with package pkg at version: an approval
+	// finishes under the template version it was opened with.
+	ModelAt func(ctx context.Context, pkg, version string) (*template.Model, error)
 }
 
 // New returns an engine over st that reads the active model from model (e.g.
 // packages.Service.Model), so a publish takes effect for the next call.
 func New(st store.Store, model func() *template.Model, opt Options) *Engine {
-	e := &Engine{st: st, model: model, now: opt.Now, users: opt.Users}
+	e := &Engine{st: st, model: model, now: opt.Now, users: opt.Users, modelAt: opt.ModelAt, opts: opt}
 	if e.now == nil {
 		e.now = time.Now
 	}

@@ -145,7 +145,31 @@ access:
   sales_manager: {read: true, update: true, create: true}
 `
 
+const deliveryNote = `entity: delivery_note
+label: {zh-CN: 发货单, en: Delivery note}
+number: "DN-{seq:4}"
+fields:
+  sales_order: {type: link, to: sales_order, required: true, label: {zh-CN: 订货单, en: Order}}
+  customer: {type: link, to: customer, required: true, label: {zh-CN: 客户, en: Customer}}
+  carrier: {type: text, required: true, label: {zh-CN: 承运商, en: Carrier}}
+  total: {type: money, label: {zh-CN: 金额, en: Amount}}
+states:
+  open: {initial: true, label: {zh-CN: 待签收, en: Open}}
+  delivered: {final: true, label: {zh-CN: 已签收, en: Delivered}}
+transitions:
+  deliver:
+    from: open
+    to: delivered
+    roles: [sales_manager]
+    label: {zh-CN: 签收, en: Deliver}
+    effects:
+      - transition: {link: sales_order, name: complete}
+access:
+  sales_manager: {read: true, update: true}
+`
+
 type fixture struct {
+	svc     *packages.Service
 	st      store.Store
 	eng     *Engine
 	admin   User
@@ -169,30 +193,9 @@ func setupWith(t *testing.T, orderYAML string) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	cat := fstest.MapFS{
-		"sales/package.yaml":     {Data: []byte(salesPackage)},
-		"sales/sales_order.yaml": {Data: []byte(orderYAML)},
-		"sales/delivery_note.yaml": {Data: []byte(`entity: delivery_note
-label: {zh-CN: 发货单, en: Delivery note}
-number: "DN-{seq:4}"
-fields:
-  sales_order: {type: link, to: sales_order, required: true, label: {zh-CN: 订货单, en: Order}}
-  customer: {type: link, to: customer, required: true, label: {zh-CN: 客户, en: Customer}}
-  carrier: {type: text, required: true, label: {zh-CN: 承运商, en: Carrier}}
-  total: {type: money, label: {zh-CN: 金额, en: Amount}}
-states:
-  open: {initial: true, label: {zh-CN: 待签收, en: Open}}
-  delivered: {final: true, label: {zh-CN: 已签收, en: Delivered}}
-transitions:
-  deliver:
-    from: open
-    to: delivered
-    roles: [sales_manager]
-    label: {zh-CN: 签收, en: Deliver}
-    effects:
-      - transition: {link: sales_order, name: complete}
-access:
-  sales_manager: {read: true, update: true}
-`)},
+		"sales/package.yaml":       {Data: []byte(salesPackage)},
+		"sales/sales_order.yaml":   {Data: []byte(orderYAML)},
+		"sales/delivery_note.yaml": {Data: []byte(deliveryNote)},
 	}
 	core, _ := fsFiles(t)
 	for k, v := range core {
@@ -206,7 +209,7 @@ access:
 		t.Fatal(err)
 	}
 	f := &fixture{
-		st: st, eng: New(st, svc.Model, Options{}),
+		svc: svc, st: st, eng: New(st, svc.Model, Options{}),
 		admin:   User{ID: "u-admin", Roles: []string{"admin"}},
 		alice:   User{ID: "u-alice", Name: "Alice", Roles: []string{"sales"}},
 		bob:     User{ID: "u-bob", Name: "Bob", Roles: []string{"sales"}},
@@ -792,8 +795,50 @@ func approvalFixture(t *testing.T) (*fixture, map[string]User) {
 		}
 		out[name] = User{ID: u.ID, Name: name, Roles: u.Roles}
 	}
-	f.eng = New(f.st, f.eng.model, Options{Users: users})
+	f.eng = New(f.st, f.eng.model, Options{Users: users, ModelAt: f.svc.ModelAt})
 	return f, out
+}
+
+// An approval finishes under the template version it was opened with.
+func TestApprovalPinnedToItsTemplateVersion(t *testing.T) {
+	f, us := approvalFixture(t)
+	carol, erin := us["carol"], us["erin"]
+	rec := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "1"})
+	tk, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "submit", rec.Version(), nil)
+	if err != nil || tk.Approval == "" {
+		t.Fatal(err)
+	}
+	// Version 1.1.0: submit now leads to shipped, and needs only the manager.
+	v2 := map[string]string{
+		"package.yaml": strings.Replace(salesPackage, "version: 1.0.0", "version: 1.1.0", 1),
+		"sales_order.yaml": strings.Replace(strings.Replace(salesOrder, "  submit:\n    from: draft\n    to: confirmed", "  submit:\n    from: draft\n    to: shipped", 1),
+			"        - {name: warehouse, roles: [warehouse], quorum: all}\n", "", 1),
+		"delivery_note.yaml": deliveryNote,
+	}
+	if _, err := f.svc.Publish(ctx, v2, packages.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// The manager approves; the request still has its warehouse step (1.0.0).
+	if a, err := f.eng.Decide(ctx, erin, tk.Approval, Approve, ""); err != nil || a.Status != ApprovalOpen {
+		t.Fatalf("manager: %+v %v", a, err)
+	}
+	for _, who := range []string{"wu", "wang", "li"} {
+		if _, err := f.eng.Decide(ctx, us[who], tk.Approval, Approve, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d, _ := f.st.Get(ctx, "sales_order", rec.ID()); d["state"] != "confirmed" {
+		t.Fatalf("state %v: the approval must finish as version 1.0.0 says (confirmed)", d["state"])
+	}
+	// A request opened now follows 1.1.0.
+	again := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "1"})
+	tk, _ = f.eng.Transition(ctx, carol, "sales_order", again.ID(), "submit", again.Version(), nil)
+	if _, err := f.eng.Decide(ctx, erin, tk.Approval, Approve, ""); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := f.st.Get(ctx, "sales_order", again.ID()); d["state"] != "shipped" {
+		t.Fatalf("state %v under 1.1.0, want shipped", d["state"])
+	}
 }
 
 func TestApprovals(t *testing.T) {

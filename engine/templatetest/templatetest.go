@@ -176,7 +176,7 @@ func run(ctx context.Context, pkgFS fs.FS, dir string, catalog fs.FS, dbPath str
 		e.users[n] = records.User{ID: u.ID, Name: n, Roles: u.Roles}
 	}
 	e.users["admin"] = records.User{ID: "admin", Name: "admin", Roles: []string{records.AdminRole}}
-	e.eng = records.New(st, svc.Model, records.Options{Users: users})
+	e.eng = records.New(st, svc.Model, records.Options{Users: users, ModelAt: svc.ModelAt})
 	for i, fx := range tf.Fixtures {
 		vals, err := e.resolve(fx.Entity, fx.Values)
 		if err != nil {
