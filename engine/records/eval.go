@@ -209,14 +209,15 @@ func stored(f *template.FieldDecl, out any) (any, error) {
 		}
 	}
 	if f.Type.V == "table" {
-		return tableRows(out), nil
+		return tableRows(f, out), nil
 	}
 	return template.StoreValue(f.Type.V, out)
 }
 
 // tableRows turns a list of row structs (an expression copying a table) back
-// into stored rows.
-func tableRows(out any) []any {
+// into rows of table f: column by column of the same name, leaving out the
+// columns f does not have and those it computes itself.
+func tableRows(f *template.FieldDecl, out any) []any {
 	rv := reflect.ValueOf(out)
 	if rv.Kind() != reflect.Slice {
 		return nil
@@ -225,7 +226,13 @@ func tableRows(out any) []any {
 	for i := 0; i < rv.Len(); i++ {
 		el := rv.Index(i)
 		if m, ok := el.Interface().(map[string]any); ok {
-			rows = append(rows, m)
+			row := map[string]any{}
+			for k, v := range m {
+				if copied(f, k) {
+					row[k] = v
+				}
+			}
+			rows = append(rows, row)
 			continue
 		}
 		if el.Kind() != reflect.Struct {
@@ -234,6 +241,9 @@ func tableRows(out any) []any {
 		m := map[string]any{}
 		for j := 0; j < el.NumField(); j++ {
 			tag := el.Type().Field(j).Tag.Get("expr")
+			if !copied(f, tag) {
+				continue
+			}
 			v := el.Field(j).Interface()
 			if f := reflect.Indirect(el.Field(j)); f.Kind() == reflect.Struct && f.FieldByName("F_id").IsValid() {
 				v = f.FieldByName("F_id").String()
@@ -245,4 +255,10 @@ func tableRows(out any) []any {
 		rows = append(rows, m)
 	}
 	return rows
+}
+
+// copied reports whether a copied row keeps its column name in table f.
+func copied(f *template.FieldDecl, name string) bool {
+	col, ok := f.Fields.Get(name)
+	return ok && col != nil && !col.Compute.IsSet()
 }

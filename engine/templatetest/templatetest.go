@@ -22,6 +22,14 @@
 //	    expect_error: not_found
 //	  - as: mia
 //	    decide: approve          # or reject / return (with comment:), withdraw
+//	  - as: mia
+//	    transition: ship
+//	    input: {credit_limit: -5}
+//	    expect_error: credit_limit:min
+//	    expect: {state: confirmed, created: {delivery_note: 0}, notifications: {alice: 0}}
+//
+// With expect_error, expect is checked on the record as it is after the
+// refusal; notifications counts a user's unread notifications.
 //
 // Link values and user inputs may name fixtures by their code (or number) and
 // users by their test name; a step without create works on the record of the
@@ -298,9 +306,14 @@ func (e *env) step(s Step) string {
 		if got := errorCode(err); got != s.ExpectError {
 			return fmt.Sprintf("expected error %s, got %s (%v)", s.ExpectError, got, err)
 		}
-		return ""
-	}
-	if err != nil {
+		if len(s.Expect) == 0 || e.cur.id == "" {
+			return ""
+		}
+		// What must still hold after the refusal: nothing of it stayed.
+		if rec, err = e.eng.Get(e.ctx, e.users["admin"], e.cur.entity, e.cur.id); err != nil {
+			return fmt.Sprintf("reading the record after the error: %v", err)
+		}
+	} else if err != nil {
 		return fmt.Sprintf("unexpected error: %v", err)
 	}
 	return e.check(rec, s.Expect)
@@ -335,7 +348,7 @@ func errorCode(err error) string {
 }
 
 // check compares expectations with the record: numbers exactly, users by
-// test name, created: {entity: count}.
+// test name, created: {entity: count}, notifications: {user: unread count}.
 func (e *env) check(rec records.Record, expect map[string]any) string {
 	keys := make([]string, 0, len(expect))
 	for k := range expect {
@@ -345,6 +358,21 @@ func (e *env) check(rec records.Record, expect map[string]any) string {
 	var bad []string
 	for _, k := range keys {
 		want := expect[k]
+		if k == "notifications" { // unread notifications per user
+			counts, _ := want.(map[string]any)
+			for name, n := range counts {
+				u, ok := e.users[name]
+				if !ok {
+					bad = append(bad, fmt.Sprintf("notifications: no user %q in this test", name))
+					continue
+				}
+				_, unread, err := e.eng.Notifications(e.ctx, u, 1)
+				if err != nil || fmt.Sprint(unread) != fmt.Sprint(n) {
+					bad = append(bad, fmt.Sprintf("notifications of %s: want %v unread, got %d", name, n, unread))
+				}
+			}
+			continue
+		}
 		if k == "created" {
 			counts, _ := want.(map[string]any)
 			for ent, n := range counts {

@@ -80,7 +80,7 @@ steps:
     expect: {state: done}
 `)},
 	"shop/tests/wrong.yaml": {Data: []byte(`name: a wrong expectation
-users: {alice: [sales]}
+users: {alice: [sales], bob: [sales]}
 fixtures:
   - {entity: customer, values: {code: C1, name: Acme}}
   - {entity: item, values: {code: A100, name: Widget, unit: pcs, price: 12.50}}
@@ -89,6 +89,14 @@ steps:
     create: sales_order
     values: {customer: C1, lines: [{item: A100, qty: 2}]}
     expect: {total: 26}
+  - as: alice
+    transition: finish
+    expect_error: forbidden
+    expect: {state: done}
+  - as: alice
+    transition: transfer
+    input: {to_user: bob, reason: vacation}
+    expect: {notifications: {bob: 2, alice: 0}}
 `)},
 }
 
@@ -103,8 +111,15 @@ func TestRunPackage(t *testing.T) {
 	if !res[0].Passed() {
 		t.Fatalf("transfer test failed: %v", res[0].Failures)
 	}
-	if res[1].Passed() || len(res[1].Failures) != 1 || res[1].Failures[0] != "step 1 (alice creates sales_order): total: want 26, got 25" {
-		t.Fatalf("wrong expectation: %q", res[1].Failures)
+	want := []string{
+		"step 1 (alice creates sales_order): total: want 26, got 25",
+		// After a refusal, expect is checked on the record as it stayed.
+		"step 2 (alice takes finish): state: want done, got draft",
+		// bob has one unread notification: the transfer.
+		"step 3 (alice takes transfer): notifications of bob: want 2 unread, got 1",
+	}
+	if res[1].Passed() || strings.Join(res[1].Failures, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("wrong expectations:\n%s", strings.Join(res[1].Failures, "\n"))
 	}
 }
 
@@ -135,15 +150,15 @@ func TestCatalogPackages(t *testing.T) {
 	}
 }
 
-// The workflow acceptance tests: approvals, transfers and rights, as template
-// tests.
+// The workflow acceptance tests: approvals, transfers, rights and a failing
+// effect, as template tests.
 func TestWorkflowPackage(t *testing.T) {
 	res, err := RunPackage(context.Background(), os.DirFS("testdata"), "workflow", templates.FS, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 3 {
-		t.Fatalf("%d test files, want 3", len(res))
+	if len(res) != 4 {
+		t.Fatalf("%d test files, want 4", len(res))
 	}
 	for _, r := range res {
 		if !r.Passed() {
