@@ -412,11 +412,15 @@ func (a *api) decide(c fiber.Ctx) error {
 	return c.JSON(ap)
 }
 
-// inbox lists what waits for the caller: approvals of the caller's roles, and
-// unread notifications (handed-over records among them).
+// inbox lists what waits for the caller: the approvals they may decide now,
+// the open records handed over to them, and their unread notifications.
 func (a *api) inbox(c fiber.Ctx) error {
 	u := user(c)
 	approvals, err := a.d.Records.Inbox(c.Context(), u)
+	if err != nil {
+		return fail(c, err)
+	}
+	assigned, err := a.d.Records.Assigned(c.Context(), u, 50)
 	if err != nil {
 		return fail(c, err)
 	}
@@ -424,13 +428,19 @@ func (a *api) inbox(c fiber.Ctx) error {
 	if err != nil {
 		return fail(c, err)
 	}
-	var fresh []records.Notification
+	fresh := []records.Notification{}
 	for _, n := range notes {
 		if !n.Read {
 			fresh = append(fresh, n)
 		}
 	}
-	return c.JSON(fiber.Map{"approvals": approvals, "notifications": fresh, "unread": unread})
+	if approvals == nil {
+		approvals = []records.Approval{} // a list, never null
+	}
+	if assigned == nil {
+		assigned = []records.Assignment{}
+	}
+	return c.JSON(fiber.Map{"approvals": approvals, "assigned": assigned, "notifications": fresh, "unread": unread})
 }
 
 func (a *api) notifications(c fiber.Ctx) error {

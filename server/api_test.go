@@ -61,6 +61,15 @@ transitions:
     roles: [sales]
     label: {zh-CN: 提交, en: Submit}
     approval: {steps: [{name: manager, roles: [sales_manager]}]}
+  transfer:
+    from: draft
+    roles: [sales]
+    label: {zh-CN: 转交, en: Transfer}
+    input:
+      to_user: {type: user, required: true, label: {zh-CN: 转交给, en: To}}
+      reason: {type: text, required: true, label: {zh-CN: 原因, en: Reason}}
+    effects:
+      - assign: {to: input.to_user, note: input.reason}
 access:
   sales:
     read: "owner == user.id"
@@ -490,7 +499,16 @@ func TestTransitionsAPI(t *testing.T) {
 		id := rec["id"].(string)
 		var opts struct{ Transitions []records.Option }
 		h.call(alice, "GET", "/api/v1/records/sales_order/"+id+"/transitions", "", nil, 200, &opts)
-		if len(opts.Transitions) != 2 || opts.Transitions[0].Allowed || opts.Transitions[0].Reason != "role" {
+		byName := func() map[string]records.Option {
+			m := map[string]records.Option{}
+			for _, o := range opts.Transitions {
+				m[o.Name] = o
+			}
+			return m
+		}
+		o := byName()
+		if len(o) != 3 || o["finish"].Allowed || o["finish"].Reason != "role" ||
+			!o["submit"].Allowed || !o["submit"].NeedsApproval || !o["transfer"].Allowed || o["transfer"].NeedsApproval {
 			t.Fatalf("alice's options: %+v", opts)
 		}
 		// The transition is refused for sales, through the API as in the engine.
@@ -503,6 +521,15 @@ func TestTransitionsAPI(t *testing.T) {
 		}
 		h.call(mia, "POST", "/api/v1/records/sales_order/"+id+"/transitions/finish", "", map[string]string{"If-Match": `"2"`}, 409, nil)
 		h.call(alice, "PATCH", "/api/v1/records/sales_order/"+id, `{"state":"draft"}`, map[string]string{"If-Match": `"2"`}, 403, nil)
+
+		// Once a request is open, its transition waits for it.
+		h.call(alice, "POST", "/api/v1/records/sales_order", `{"customer":"`+h.ids["C1"]+`","lines":[{"item":"`+h.ids["A"]+`","qty":"1"}]}`, nil, 201, &rec)
+		id = rec["id"].(string)
+		h.call(alice, "POST", "/api/v1/records/sales_order/"+id+"/transitions/submit", "", map[string]string{"If-Match": `"1"`}, 202, nil)
+		h.call(alice, "GET", "/api/v1/records/sales_order/"+id+"/transitions", "", nil, 200, &opts)
+		if o := byName()["submit"]; o.Allowed || o.Reason != "approval_pending" {
+			t.Fatalf("submit while its request is open: %+v", o)
+		}
 	})
 }
 
@@ -565,5 +592,28 @@ func TestApprovalsAPI(t *testing.T) {
 			t.Fatalf("alice's notifications: %+v", notes)
 		}
 		h.call(alice, "POST", "/api/v1/notifications/nope/read", "", nil, 404, nil)
+
+		// A transfer: bob's inbox holds the record and the unread notice.
+		bob := h.login("bob", "bob-password-1")
+		var bobID struct{ User struct{ ID string } }
+		h.call(bob, "GET", "/api/v1/auth/me", "", nil, 200, &bobID)
+		h.call(alice, "POST", "/api/v1/records/sales_order", `{"customer":"`+h.ids["C1"]+`","lines":[{"item":"`+h.ids["A"]+`","qty":"1"}]}`, nil, 201, &rec)
+		h.call(alice, "POST", "/api/v1/records/sales_order/"+rec["id"].(string)+"/transitions/transfer",
+			`{"input":{"to_user":"`+bobID.User.ID+`","reason":"休假"}}`, map[string]string{"If-Match": `"1"`}, 200, nil)
+		var box struct {
+			Approvals     []records.Approval
+			Assigned      []records.Assignment
+			Notifications []records.Notification
+			Unread        json.Number
+		}
+		h.call(bob, "GET", "/api/v1/inbox", "", nil, 200, &box)
+		if len(box.Approvals) != 0 || len(box.Assigned) != 1 || box.Assigned[0].Record["id"] != rec["id"] ||
+			len(box.Notifications) != 1 || box.Notifications[0].Kind != "assigned" || box.Unread != "1" {
+			t.Fatalf("bob's inbox: %+v", box)
+		}
+		h.call(alice, "GET", "/api/v1/inbox", "", nil, 200, &box)
+		if len(box.Assigned) != 0 {
+			t.Fatalf("alice's inbox lists what she handed over: %+v", box.Assigned)
+		}
 	})
 }

@@ -97,7 +97,7 @@ func (e *Engine) openApproval(ctx context.Context, u User, ev *evaluator, t *tem
 		store.IDField: id, "entity": ev.ent.Name, "record": rec.ID(), "transition": name, "input": inMap,
 		"requester": u.ID, "status": ApprovalOpen, "submitted_version": rec.Version(), "snapshot": snapshot,
 		"package_version": pkgVersion, "self_approval": t.Approval.SelfApproval,
-		"steps": steps, "current": first, "pending_roles": steps[first].(map[string]any)["roles"], "created_at": e.stamp(),
+		"steps": steps, "current": first, "pending_for": pendingFor(steps[first].(map[string]any)), "created_at": e.stamp(),
 	})
 	if err != nil {
 		_ = e.st.Delete(ctx, locksColl, lock, 1)
@@ -210,6 +210,7 @@ func (e *Engine) decide(ctx context.Context, u User, id string, d Decision, comm
 		}
 		list, _ := step[key].([]any)
 		step[key] = append(list, other)
+		doc["pending_for"] = pendingFor(step)
 		saved, err := e.st.Replace(ctx, approvalsColl, doc)
 		if err != nil {
 			return a, fmt.Errorf("records: approval: %w", err)
@@ -219,10 +220,8 @@ func (e *Engine) decide(ctx context.Context, u User, id string, d Decision, comm
 	if u.ID == a.Requester && !a.SelfApproval {
 		return a, fmt.Errorf("%w: you cannot approve your own request", ErrForbidden)
 	}
-	for _, dd := range decisions {
-		if m, _ := dd.(map[string]any); m["user"] == u.ID {
-			return a, fmt.Errorf("%w: you decided this step already", ErrNotAvailable)
-		}
+	if decided(step, u.ID) {
+		return a, fmt.Errorf("%w: you decided this step already", ErrNotAvailable)
 	}
 	if (d == Reject || d == Return) && comment == "" {
 		return a, &ValidationError{Errors: []FieldError{{Path: "comment", Code: "required"}}}
@@ -251,7 +250,7 @@ func (e *Engine) decide(ctx context.Context, u User, id string, d Decision, comm
 			return e.finish(ctx, doc, ApprovalApproved, u, ent, rec, comment)
 		}
 		doc["current"] = int64(next)
-		doc["pending_roles"] = steps[next].(map[string]any)["roles"]
+		doc["pending_for"] = pendingFor(steps[next].(map[string]any))
 	}
 	saved, err := e.st.Replace(ctx, approvalsColl, doc)
 	if err != nil {
@@ -264,6 +263,38 @@ func anyDecision(steps []any) bool {
 	for _, s := range steps {
 		m, _ := s.(map[string]any)
 		if ds, _ := m["decisions"].([]any); len(ds) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// pendingFor lists who may decide step now, as {to: "role:R"} and
+// {to: "user:ID"} entries: the approvals collection is filtered on it (an
+// inbox is one indexed query, not a scan of every open approval).
+func pendingFor(step map[string]any) []any {
+	var out []any
+	add := func(kind string, list any) {
+		l, _ := list.([]any)
+		for _, x := range l {
+			out = append(out, map[string]any{"to": kind + ":" + fmt.Sprint(x)})
+		}
+	}
+	if assignees, _ := step["assignees"].([]any); len(assignees) > 0 {
+		add("user", assignees)
+	} else {
+		add("role", step["roles"])
+	}
+	add("user", step["extra"])
+	return out
+}
+
+// decided reports whether user decided step already (quorum all or N waits
+// for the others).
+func decided(step map[string]any, user string) bool {
+	ds, _ := step["decisions"].([]any)
+	for _, d := range ds {
+		if m, _ := d.(map[string]any); m["user"] == user {
 			return true
 		}
 	}
@@ -432,8 +463,17 @@ func approvalOf(d store.Doc) Approval {
 // Inbox lists the open approvals waiting for one of u's roles (the current
 // step), oldest first, except u's own requests.
 func (e *Engine) Inbox(ctx context.Context, u User) ([]Approval, error) {
+	if err := e.ensureSysIndexes(ctx, approvalsColl, store.Index{Name: "pending_for",
+		Keys: []store.SortKey{store.Asc("pending_for.to")}}); err != nil {
+		return nil, fmt.Errorf("records: inbox: %w", err)
+	}
+	to := []any{"user:" + u.ID}
+	for _, r := range u.Roles {
+		to = append(to, "role:"+r)
+	}
 	var out []Approval
-	q := store.Query{Filter: store.Eq("status", ApprovalOpen), Sort: []store.SortKey{store.Asc("created_at")}, Limit: 500}
+	q := store.Query{Filter: store.And(store.Eq("status", ApprovalOpen), store.In("pending_for.to", to...)),
+		Sort: []store.SortKey{store.Asc("created_at")}, Limit: 500}
 	for {
 		page, err := e.st.Find(ctx, approvalsColl, q)
 		if err != nil {
@@ -445,7 +485,7 @@ func (e *Engine) Inbox(ctx context.Context, u User) ([]Approval, error) {
 				continue
 			}
 			step, _ := a.Steps[a.Current].(map[string]any)
-			if e.mayDecide(u, step) {
+			if e.mayDecide(u, step) && !decided(step, u.ID) {
 				out = append(out, a)
 			}
 		}

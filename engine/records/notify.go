@@ -104,8 +104,17 @@ func (ev *evaluator) notification(user, kind string, msg map[string]string, rec 
 	}}
 }
 
+// notificationIndexes serve a user's list newest first and the unread count.
+var notificationIndexes = []store.Index{
+	{Name: "user_at", Keys: []store.SortKey{store.Asc("user"), store.Desc("at")}},
+	{Name: "user_read", Keys: []store.SortKey{store.Asc("user"), store.Asc("read")}},
+}
+
 // Notifications lists u's notifications, newest first, and how many are unread.
 func (e *Engine) Notifications(ctx context.Context, u User, limit int) ([]Notification, int64, error) {
+	if err := e.ensureSysIndexes(ctx, notificationsColl, notificationIndexes...); err != nil {
+		return nil, 0, fmt.Errorf("records: notifications: %w", err)
+	}
 	if limit <= 0 || limit > 200 {
 		limit = 50
 	}
@@ -208,4 +217,69 @@ func post(ctx context.Context, client *http.Client, url, payload string) bool {
 	}
 	resp.Body.Close()
 	return resp.StatusCode >= 200 && resp.StatusCode < 300
+}
+
+// Assignment is an open record handed over to a user (转交): it is still theirs
+// and not in a final state.
+type Assignment struct {
+	Entity string `json:"entity"`
+	Record Record `json:"record"` // as the user may read it
+	At     string `json:"assigned_at"`
+}
+
+// Assigned lists the records handed over to u, newest hand-over first, that u
+// still owns and that are not finished; at most limit (50 when 0).
+func (e *Engine) Assigned(ctx context.Context, u User, limit int) ([]Assignment, error) {
+	if limit <= 0 || limit > 200 {
+		limit = 50
+	}
+	if err := e.ensureSysIndexes(ctx, notificationsColl, notificationIndexes...); err != nil {
+		return nil, fmt.Errorf("records: assigned: %w", err)
+	}
+	q := store.Query{Filter: store.And(store.Eq("user", u.ID), store.Eq("kind", "assigned")),
+		Sort: []store.SortKey{store.Desc("at")}, Limit: 200}
+	seen := map[string]bool{}
+	var out []Assignment
+	for {
+		page, err := e.st.Find(ctx, notificationsColl, q)
+		if err != nil {
+			return nil, fmt.Errorf("records: assigned: %w", err)
+		}
+		for _, d := range page.Docs {
+			entity, _ := d["entity"].(string)
+			id, _ := d["record"].(string)
+			if seen[entity+"/"+id] {
+				continue
+			}
+			seen[entity+"/"+id] = true
+			rec, err := e.Get(ctx, u, entity, id)
+			if errors.Is(err, ErrNotFound) || errors.Is(err, ErrForbidden) {
+				continue // gone, or no longer readable
+			} else if err != nil {
+				return nil, err
+			}
+			if rec[fOwner] != u.ID || e.finalState(entity, rec) {
+				continue
+			}
+			at, _ := d["at"].(string)
+			out = append(out, Assignment{Entity: entity, Record: rec, At: at})
+			if len(out) == limit {
+				return out, nil
+			}
+		}
+		if page.Next == "" {
+			return out, nil
+		}
+		q.After = page.Next
+	}
+}
+
+// finalState reports whether rec is in a final state of entity.
+func (e *Engine) finalState(entity string, rec Record) bool {
+	ent := e.model().Entities[entity]
+	if ent == nil {
+		return false
+	}
+	s, ok := ent.Decl.States.Get(fmt.Sprint(rec[fState]))
+	return ok && s != nil && s.Final
 }

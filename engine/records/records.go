@@ -54,7 +54,7 @@ type Engine struct {
 	st      store.Store
 	model   func() *template.Model
 	now     func() time.Time
-	indexed sync.Map // *template.Entity → true once its indexes are declared
+	indexed sync.Map // *template.Entity, or a system collection name → true once its indexes are declared
 	users   Directory
 	modelAt func(ctx context.Context, pkg, version string) (*template.Model, error)
 	opts    Options

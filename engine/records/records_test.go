@@ -856,8 +856,8 @@ func TestApprovals(t *testing.T) {
 	if _, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "submit", rec.Version(), nil); !errors.Is(err, ErrApprovalPending) {
 		t.Fatalf("second submit while one is open: %v", err)
 	}
-	inbox, _ := f.eng.Inbox(ctx, erin)
-	if len(inbox) != 1 || inbox[0].ID != tk.Approval {
+	inbox, err := f.eng.Inbox(ctx, erin)
+	if err != nil || len(inbox) != 1 || inbox[0].ID != tk.Approval {
 		t.Fatalf("erin's inbox: %+v", inbox)
 	}
 	if inbox, _ := f.eng.Inbox(ctx, us["wu"]); len(inbox) != 0 {
@@ -877,6 +877,16 @@ func TestApprovals(t *testing.T) {
 	}
 	if state(rec.ID()) != "draft" {
 		t.Fatal("the transition ran before every keeper approved")
+	}
+	inboxOf := func(u User) int {
+		in, err := f.eng.Inbox(ctx, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(in)
+	}
+	if inboxOf(us["wu"]) != 0 || inboxOf(us["li"]) != 1 || inboxOf(erin) != 0 {
+		t.Fatal("inbox during quorum all: wu decided (0), li has to (1), erin's step is done (0)")
 	}
 	if a, err = f.eng.Decide(ctx, us["li"], tk.Approval, Approve, ""); err != nil || a.Status != ApprovalApproved {
 		t.Fatalf("last keeper: %+v %v", a, err)
@@ -925,6 +935,9 @@ func TestApprovals(t *testing.T) {
 	if _, err := f.eng.Delegate(ctx, erin, tk.Approval, Reassign, max.ID, "on leave"); err != nil {
 		t.Fatal(err)
 	}
+	if inboxOf(erin) != 0 || inboxOf(max) != 1 {
+		t.Fatal("a reassigned step is in the assignee's inbox only")
+	}
 	if _, err := f.eng.Decide(ctx, erin, tk.Approval, Approve, ""); !errors.Is(err, ErrForbidden) {
 		t.Fatalf("approval by the manager who reassigned the step: %v", err)
 	}
@@ -933,6 +946,9 @@ func TestApprovals(t *testing.T) {
 	}
 	if _, err := f.eng.Delegate(ctx, us["wu"], tk.Approval, AddApprover, erin.ID, "second opinion"); err != nil {
 		t.Fatal(err)
+	}
+	if inboxOf(erin) != 1 {
+		t.Fatal("an added approver has the step in the inbox")
 	}
 	for _, who := range []string{"wu", "wang", "li"} {
 		if a, err := f.eng.Decide(ctx, us[who], tk.Approval, Approve, ""); err != nil || a.Status != ApprovalOpen {
@@ -1224,5 +1240,25 @@ func TestNotifyAndWebhooks(t *testing.T) {
 	ns, _, _ := f.eng.Notifications(ctx, us["dave"], 10)
 	if len(ns) != 1 || ns[0].Kind != "assigned" || !strings.Contains(ns[0].Message["zh-CN"], "已转交给你：休假") {
 		t.Fatalf("dave's notifications: %+v", ns)
+	}
+	// The inbox's "assigned to me": open records handed over and still owned.
+	assigned := func(u User) []Assignment {
+		as, err := f.eng.Assigned(ctx, u, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return as
+	}
+	if as := assigned(us["dave"]); len(as) != 1 || as[0].Record.ID() != rec.ID() || as[0].Entity != "sales_order" {
+		t.Fatalf("dave's assigned records: %+v", as)
+	}
+	if _, err := f.eng.Transition(ctx, us["dave"], "sales_order", rec.ID(), "transfer", rec.Version()+2, map[string]any{"to_user": carol.ID, "reason": "回来了"}); err != nil {
+		t.Fatal(err)
+	}
+	if as := assigned(us["dave"]); len(as) != 0 {
+		t.Fatalf("dave handed it back, yet: %+v", as)
+	}
+	if as := assigned(carol); len(as) != 1 || as[0].Record.ID() != rec.ID() {
+		t.Fatalf("carol's assigned records: %+v", as)
 	}
 }

@@ -39,9 +39,13 @@ type Option struct {
 	To      string `json:"to,omitempty"`
 	Allowed bool   `json:"allowed"`
 	// Reason says why a transition is not allowed: "state", "role",
-	// "check" (with Message), "approval", "effects".
+	// "check" (with Message), "approval_pending" (a request for it is open),
+	// "effects".
 	Reason  string            `json:"reason,omitempty"`
 	Message map[string]string `json:"message,omitempty"`
+	// NeedsApproval: taking it opens an approval request instead of changing
+	// the record at once.
+	NeedsApproval bool `json:"needs_approval,omitempty"`
 }
 
 // Transitions lists the transitions of a record the user may read: those
@@ -63,6 +67,13 @@ func (e *Engine) Transitions(ctx context.Context, u User, entity, id string) ([]
 		switch reason, msg, err := ev.blocked(t, rec, nil); {
 		case err != nil:
 			return nil, err
+		case reason == "approval":
+			o.NeedsApproval = true
+			if _, err := e.st.Get(ctx, locksColl, entity+":"+id); err == nil {
+				o.Allowed, o.Reason = false, "approval_pending"
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return nil, fmt.Errorf("records: transitions: %w", err)
+			}
 		case reason != "":
 			o.Allowed, o.Reason, o.Message = false, reason, msg
 		}

@@ -220,6 +220,19 @@ func (e *Engine) writeError(ent *template.Entity, err error) error {
 	return fmt.Errorf("records: %s: %w", ent.Name, err)
 }
 
+// ensureSysIndexes declares the indexes of a system collection, once per
+// engine.
+func (e *Engine) ensureSysIndexes(ctx context.Context, coll string, ixs ...store.Index) error {
+	if _, done := e.indexed.Load(coll); done {
+		return nil
+	}
+	if err := e.st.EnsureIndexes(ctx, coll, ixs...); err != nil {
+		return err
+	}
+	e.indexed.Store(coll, true)
+	return nil
+}
+
 // ensureIndexes declares the entity's indexes: unique and indexed fields, the
 // template's indexes, the number.
 func (e *Engine) ensureIndexes(ctx context.Context, ent *template.Entity) error {
