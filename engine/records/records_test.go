@@ -739,44 +739,57 @@ func TestTransitions(t *testing.T) {
 	}
 }
 
-// 50 goroutines take the same transition on the same record: exactly one wins.
+// 50 goroutines take the same transition on the same record: exactly one wins,
+// and the effects of ship (a delivery note, a customer update) run once.
 func TestTransitionRace(t *testing.T) {
 	f, us := transitionFixture(t)
-	carol := us["carol"]
+	carol, erin := us["carol"], us["erin"]
 	rec := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "1"})
-	var wins, lost atomic.Int64
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := 0; i < 50; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			_, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "confirm", rec.Version(), nil)
-			switch {
-			case err == nil:
-				wins.Add(1)
-			case errors.Is(err, ErrConflict), errors.Is(err, ErrNotAvailable):
-				lost.Add(1)
-			default:
-				t.Error(err)
-			}
-		}()
-	}
-	close(start)
-	wg.Wait()
-	if wins.Load() != 1 || lost.Load() != 49 {
-		t.Fatalf("%d transitions won, %d lost; want 1 and 49", wins.Load(), lost.Load())
-	}
-	hist, _ := f.eng.History(ctx, carol, "sales_order", rec.ID())
-	n := 0
-	for _, h := range hist {
-		if h.Transition == "confirm" {
-			n++
+	race := func(u User, name string, version int64, in map[string]any) {
+		t.Helper()
+		var wins, lost atomic.Int64
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < 50; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, err := f.eng.Transition(ctx, u, "sales_order", rec.ID(), name, version, in)
+				switch {
+				case err == nil:
+					wins.Add(1)
+				case errors.Is(err, ErrConflict), errors.Is(err, ErrNotAvailable):
+					lost.Add(1)
+				default:
+					t.Error(err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if wins.Load() != 1 || lost.Load() != 49 {
+			t.Fatalf("%s: %d transitions won, %d lost; want 1 and 49", name, wins.Load(), lost.Load())
 		}
 	}
-	if n != 1 {
-		t.Fatalf("%d confirm entries in history, want 1", n)
+	before, _ := f.st.Get(ctx, "customer", f.ids["C1"])
+	race(carol, "confirm", rec.Version(), nil)
+	race(erin, "ship", rec.Version()+1, map[string]any{"carrier": "顺丰"})
+	hist, _ := f.eng.History(ctx, erin, "sales_order", rec.ID())
+	n := map[string]int{}
+	for _, h := range hist {
+		n[h.Transition]++
+	}
+	if n["confirm"] != 1 || n["ship"] != 1 {
+		t.Fatalf("history entries %v, want one confirm and one ship", n)
+	}
+	notes, err := f.st.Count(ctx, "delivery_note", store.Eq("sales_order", rec.ID()))
+	if err != nil || notes != 1 {
+		t.Fatalf("%d delivery notes (%v), want 1", notes, err)
+	}
+	cust, _ := f.st.Get(ctx, "customer", f.ids["C1"])
+	if cust.Version() != before.Version()+1 {
+		t.Fatalf("the customer was written %d times, want once", cust.Version()-before.Version())
 	}
 }
 
