@@ -37,6 +37,7 @@
 package templatetest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -112,7 +113,9 @@ func RunPackage(ctx context.Context, pkgFS fs.FS, dir string, catalog fs.FS, tmp
 		}
 		res := Result{File: f}
 		var tf File
-		if err := yaml.Unmarshal(data, &tf); err != nil {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true) // a misplaced key is an error, not a silent no-op
+		if err := dec.Decode(&tf); err != nil {
 			res.Failures = append(res.Failures, "cannot read the test: "+err.Error())
 			out = append(out, res)
 			continue
@@ -348,7 +351,8 @@ func errorCode(err error) string {
 }
 
 // check compares expectations with the record: numbers exactly, users by
-// test name, created: {entity: count}, notifications: {user: unread count}.
+// test name, created: {entity: count}, notifications: {user: unread count},
+// history: [lines as history renders them].
 func (e *env) check(rec records.Record, expect map[string]any) string {
 	keys := make([]string, 0, len(expect))
 	for k := range expect {
@@ -373,6 +377,18 @@ func (e *env) check(rec records.Record, expect map[string]any) string {
 			}
 			continue
 		}
+		if k == "history" { // the record's history, oldest first, one line per entry
+			lines, err := e.history()
+			if err != nil {
+				bad = append(bad, "history: "+err.Error())
+				continue
+			}
+			wantLines, _ := want.([]any)
+			if fmt.Sprint(wantLines) != fmt.Sprint(lines) {
+				bad = append(bad, fmt.Sprintf("history: want %q, got %q", wantLines, lines))
+			}
+			continue
+		}
 		if k == "created" {
 			counts, _ := want.(map[string]any)
 			for ent, n := range counts {
@@ -392,6 +408,42 @@ func (e *env) check(rec records.Record, expect map[string]any) string {
 		}
 	}
 	return strings.Join(bad, "; ")
+}
+
+// history renders the current record's history as lines such as
+// "create by alice" or "transfer by alice, owner alice → bob (休假)", with
+// users by their test names.
+func (e *env) history() ([]any, error) {
+	entries, err := e.eng.History(e.ctx, e.users["admin"], e.cur.entity, e.cur.id)
+	if err != nil {
+		return nil, err
+	}
+	name := func(id any) string {
+		for n, u := range e.users {
+			if u.ID == id {
+				return n
+			}
+		}
+		return fmt.Sprint(id)
+	}
+	out := make([]any, 0, len(entries))
+	for _, h := range entries {
+		line := h.Action
+		if h.Transition != "" {
+			line = h.Transition
+		}
+		line += " by " + name(h.User)
+		for _, c := range h.Changes {
+			if c.Path == "owner" && h.Action != "create" {
+				line += ", owner " + name(c.From) + " → " + name(c.To)
+			}
+		}
+		if h.Note != "" {
+			line += " (" + h.Note + ")"
+		}
+		out = append(out, line)
+	}
+	return out, nil
 }
 
 func isUserField(e *env, k string) bool {

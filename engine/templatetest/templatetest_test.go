@@ -96,7 +96,13 @@ steps:
   - as: alice
     transition: transfer
     input: {to_user: bob, reason: vacation}
-    expect: {notifications: {bob: 2, alice: 0}}
+    expect: {notifications: {bob: 2, alice: 0}, history: [create by alice, "transfer by alice, owner alice → bob"]}
+`)},
+	"shop/tests/misplaced.yaml": {Data: []byte(`name: a key in the wrong place
+steps:
+  - create: sales_order
+    values: {}
+    history: [create by admin]
 `)},
 }
 
@@ -105,9 +111,13 @@ func TestRunPackage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		t.Fatalf("%d results", len(res))
 	}
+	if f := res[0].Failures; len(f) != 1 || !strings.Contains(f[0], "field history not found") {
+		t.Fatalf("a misplaced key: %q", f)
+	}
+	res = res[1:]
 	if !res[0].Passed() {
 		t.Fatalf("transfer test failed: %v", res[0].Failures)
 	}
@@ -116,7 +126,7 @@ func TestRunPackage(t *testing.T) {
 		// After a refusal, expect is checked on the record as it stayed.
 		"step 2 (alice takes finish): state: want done, got draft",
 		// bob has one unread notification: the transfer.
-		"step 3 (alice takes transfer): notifications of bob: want 2 unread, got 1",
+		"step 3 (alice takes transfer): history: want [\"create by alice\" \"transfer by alice, owner alice → bob\"], got [\"create by alice\" \"transfer by alice, owner alice → bob (vacation)\"]; notifications of bob: want 2 unread, got 1",
 	}
 	if res[1].Passed() || strings.Join(res[1].Failures, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("wrong expectations:\n%s", strings.Join(res[1].Failures, "\n"))
