@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 
+	"github.com/yerp/yerp/engine/decimal"
 	"github.com/yerp/yerp/engine/store"
 	"github.com/yerp/yerp/engine/template"
 )
@@ -22,10 +23,15 @@ type evaluator struct {
 	// before is the stored record during an update (nil on create): the
 	// "before" of rules and conditions.
 	before Record
+	// bins are the stock bins read so far ("item@warehouse" → stored, nil when
+	// none), planned their values after the moves planned so far.
+	bins    map[string]store.Doc
+	planned map[string]map[string]decimal.Decimal
 }
 
 func (e *Engine) evaluator(ctx context.Context, ent *template.Entity, u User) *evaluator {
-	return &evaluator{e: e, ctx: ctx, ent: ent, user: u, links: map[string]map[string]any{}}
+	return &evaluator{e: e, ctx: ctx, ent: ent, user: u, links: map[string]map[string]any{},
+		bins: map[string]store.Doc{}, planned: map[string]map[string]decimal.Decimal{}}
 }
 
 // linked returns the stored record a link points to, or nil if it is missing.
@@ -162,6 +168,13 @@ func (ev *evaluator) run(place string, rec map[string]any, row map[string]any, r
 		}
 	} else if doc, err = ev.envDoc(ev.ent.Decl.Fields, rec, p.Names); err != nil {
 		return nil, err
+	}
+	if p.UsesFunctions {
+		top := rec
+		if row != nil && rec == nil {
+			top = row
+		}
+		ev.functions(doc, p.Names, top)
 	}
 	env, err := p.Env(doc)
 	if err != nil {

@@ -31,8 +31,8 @@ const (
 // wrote it.
 const fPosting = "posting"
 
-// write is one step of a posting: insert a new record, or replace a record
-// that must still be at version from.
+// write is one step of a posting: insert a new record, replace a record
+// that must still be at version from, or bump a balance (ledger.go).
 type write struct {
 	Op     string // "insert" or "replace"
 	Coll   string
@@ -57,6 +57,14 @@ func (e *Engine) post(ctx context.Context, writes []write) error {
 		}
 		steps[i] = m
 	}
+	for _, w := range writes {
+		if w.Op == "bump" {
+			if err := e.ensureLedgerIndexes(ctx); err != nil {
+				return err
+			}
+			break
+		}
+	}
 	doc, err := e.st.Insert(ctx, postingsColl, store.Doc{store.IDField: id, "status": postingPending, "steps": steps, "created_at": e.stamp()})
 	if err != nil {
 		return fmt.Errorf("records: posting: %w", err)
@@ -69,7 +77,13 @@ func (e *Engine) run(ctx context.Context, doc store.Doc) error {
 	pid := doc.ID()
 	writes := writesOf(doc)
 	for i, w := range writes {
-		if err := e.apply(ctx, pid, w); err != nil {
+		var err error
+		if w.Op == "bump" {
+			err = e.applyBump(ctx, pid, i, w)
+		} else {
+			err = e.apply(ctx, pid, w)
+		}
+		if err != nil {
 			if rerr := e.rollback(ctx, pid, writes[:i+1]); rerr != nil {
 				return errors.Join(err, rerr)
 			}
@@ -82,6 +96,7 @@ func (e *Engine) run(ctx context.Context, doc store.Doc) error {
 	if _, err := e.st.Replace(ctx, postingsColl, doc); err != nil {
 		return fmt.Errorf("records: posting %s: %w", pid, err)
 	}
+	e.settle(ctx, pid, writes)
 	return nil
 }
 
@@ -120,6 +135,12 @@ func (e *Engine) apply(ctx context.Context, pid string, w write) error {
 func (e *Engine) rollback(ctx context.Context, pid string, writes []write) error {
 	for i := len(writes) - 1; i >= 0; i-- {
 		w := writes[i]
+		if w.Op == "bump" {
+			if err := e.rollbackBump(ctx, pid, i, w); err != nil {
+				return fmt.Errorf("records: roll back posting %s: %w", pid, err)
+			}
+			continue
+		}
 		cur, err := e.st.Get(ctx, w.Coll, w.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			continue
@@ -160,10 +181,11 @@ func (e *Engine) Recover(ctx context.Context, age time.Duration) (int, error) {
 			return n, fmt.Errorf("records: recover: %w", err)
 		}
 		if len(page.Docs) == 0 {
-			return n, nil
+			return n, e.sweepPending(ctx)
 		}
 		for _, d := range page.Docs {
-			if err := e.run(ctx, d); err != nil && !errors.Is(err, store.ErrConflict) {
+			var ve *ValidationError // a move refused at replay: rolled back too
+			if err := e.run(ctx, d); err != nil && !errors.Is(err, store.ErrConflict) && !errors.As(err, &ve) {
 				return n, err
 			}
 			n++

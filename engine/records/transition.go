@@ -26,11 +26,10 @@ type Directory interface {
 }
 
 // supportedEffects are the effects the engine runs: set and assign change the
-// record itself; create, update, notify and transition (on a linked record)
-// write other records, and then the whole transition goes through a posting
-// (all or nothing). Transitions with stock or ledger effects (the ledger
-// issue) are refused before anything changes.
-var supportedEffects = []string{"set", "assign", "create", "update", "notify", "transition"}
+// record itself; create, update, notify, transition (on a linked record),
+// stock and ledger write other records or balances, and then the whole
+// transition goes through a posting (all or nothing).
+var supportedEffects = []string{"set", "assign", "create", "update", "notify", "transition", "stock", "ledger"}
 
 // Option is one transition as a user sees it on one record.
 type Option struct {
@@ -512,7 +511,8 @@ func (ev *evaluator) plan(t *template.TransitionDecl, name string, before Record
 		rec[k] = v
 	}
 	note := ""
-	var others []write // writes of effects on other records
+	var others []write   // writes of effects on other records
+	var short []FieldError // stock lines that cannot be moved, all of them
 	var err error
 	for i, eff := range t.Effects {
 		ep := fmt.Sprintf("%s.effects[%d]", place, i)
@@ -541,6 +541,23 @@ func (ev *evaluator) plan(t *template.TransitionDecl, name string, before Record
 			others = append(others, ws...)
 			continue
 		}
+		if eff.Kind.V == "stock" {
+			ws, sh, err := ev.stockWrites(eff, ep, rec, in)
+			if err != nil {
+				return nil, nil, "", nil, fmt.Errorf("effect %d (stock) of %s: %w", i+1, name, err)
+			}
+			short = append(short, sh...)
+			others = append(others, ws...)
+			continue
+		}
+		if eff.Kind.V == "ledger" {
+			ws, err := ev.ledgerWrites(eff, ep, rec, in)
+			if err != nil {
+				return nil, nil, "", nil, fmt.Errorf("effect %d (ledger) of %s: %w", i+1, name, err)
+			}
+			others = append(others, ws...)
+			continue
+		}
 		if eff.Kind.V == "notify" {
 			ws, err := ev.notifyWrites(eff, ep, rec, in)
 			if err != nil {
@@ -563,6 +580,9 @@ func (ev *evaluator) plan(t *template.TransitionDecl, name string, before Record
 				"en":    labelText(ent.Decl.Label, "en") + " " + what + " was handed to you: " + note,
 			}, rec))
 		}
+	}
+	if len(short) > 0 {
+		return nil, nil, "", nil, &ValidationError{Errors: short}
 	}
 	if t.To.V != "" {
 		rec[fState] = t.To.V

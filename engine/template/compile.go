@@ -22,7 +22,10 @@ type Program struct {
 	Type    reflect.Type // the type the checker inferred for its result
 	EnvType reflect.Type // the struct type Run expects a value of
 	Names   []string     // the top-level names the expression reads
-	prog    *vm.Program
+	// UsesFunctions: the expression calls stock, balance or outstanding,
+	// which the engine provides when it runs it.
+	UsesFunctions bool
+	prog          *vm.Program
 }
 
 func newProgram(src, file string, pos Pos, env reflect.Type, prog *vm.Program) *Program {
@@ -33,6 +36,9 @@ func newProgram(src, file string, pos Pos, env reflect.Type, prog *vm.Program) *
 		if !seen[name] {
 			seen[name] = true
 			p.Names = append(p.Names, name)
+			for _, f := range engineFunctions {
+				p.UsesFunctions = p.UsesFunctions || f.Tag.Get("expr") == name
+			}
 		}
 	}))
 	if p.Names == nil {

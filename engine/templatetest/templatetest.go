@@ -66,10 +66,16 @@ type File struct {
 	Steps    []Step              `yaml:"steps"`
 }
 
-// Fixture is a record created by admin before the steps.
+// Fixture is a record created by admin before the steps, or opening stock.
 type Fixture struct {
 	Entity string         `yaml:"entity"`
 	Values map[string]any `yaml:"values"`
+	// Stock is an opening balance: {item: A100, warehouse: WH1, qty: 40}.
+	Stock *struct {
+		Item      string `yaml:"item"`
+		Warehouse string `yaml:"warehouse"`
+		Qty       string `yaml:"qty"`
+	} `yaml:"stock"`
 }
 
 // Step is one action of a user and what must follow.
@@ -189,6 +195,12 @@ func run(ctx context.Context, pkgFS fs.FS, dir string, catalog fs.FS, dbPath str
 	e.users["admin"] = records.User{ID: "admin", Name: "admin", Roles: []string{records.AdminRole}}
 	e.eng = records.New(st, svc.Model, records.Options{Users: users, ModelAt: svc.ModelAt})
 	for i, fx := range tf.Fixtures {
+		if fx.Stock != nil {
+			if err := e.openingStock(fx.Stock.Item, fx.Stock.Warehouse, fx.Stock.Qty); err != nil {
+				return fail("fixture %d (stock): %v", i+1, err)
+			}
+			continue
+		}
 		vals, err := e.resolve(fx.Entity, fx.Values)
 		if err != nil {
 			return fail("fixture %d (%s): %v", i+1, fx.Entity, err)
@@ -205,7 +217,101 @@ func run(ctx context.Context, pkgFS fs.FS, dir string, catalog fs.FS, dbPath str
 			failures = append(failures, fmt.Sprintf("step %d (%s): %s", i+1, describe(s), msg))
 		}
 	}
+	// Whatever the steps did, the books must agree with their ledgers.
+	diffs, err := e.eng.Verify(ctx)
+	if err != nil {
+		failures = append(failures, "verify: "+err.Error())
+	}
+	for _, d := range diffs {
+		failures = append(failures, "verify: "+d.String())
+	}
 	return failures
+}
+
+// openingStock posts qty of item (by code) into warehouse (by code).
+func (e *env) openingStock(item, warehouse, qty string) error {
+	it, err := e.lookup("item", item)
+	if err != nil {
+		return err
+	}
+	wh, err := e.lookup("warehouse", warehouse)
+	if err != nil {
+		return err
+	}
+	q, err := decimal.Parse(qty)
+	if err != nil {
+		return fmt.Errorf("qty %q: %w", qty, err)
+	}
+	return e.eng.OpeningStock(e.ctx, e.users["admin"], it, wh, q)
+}
+
+// checkStock compares stock: {ITEM@WH: {on_hand: n, reserved: n, available: n}}.
+func (e *env) checkStock(want any) []string {
+	var bad []string
+	bins, _ := want.(map[string]any)
+	keys := make([]string, 0, len(bins))
+	for k := range bins {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		item, wh, ok := strings.Cut(k, "@")
+		if !ok {
+			bad = append(bad, fmt.Sprintf("stock: %q is not ITEM@WAREHOUSE", k))
+			continue
+		}
+		it, err1 := e.lookup("item", item)
+		w, err2 := e.lookup("warehouse", wh)
+		if err := errors.Join(err1, err2); err != nil {
+			bad = append(bad, "stock: "+err.Error())
+			continue
+		}
+		b, err := e.eng.Stock(e.ctx, it, w)
+		if err != nil {
+			bad = append(bad, "stock: "+err.Error())
+			continue
+		}
+		got := map[string]decimal.Decimal{"on_hand": b.OnHand, "reserved": b.Reserved, "available": b.Available}
+		fields, _ := bins[k].(map[string]any)
+		names := make([]string, 0, len(fields))
+		for f := range fields {
+			names = append(names, f)
+		}
+		sort.Strings(names)
+		for _, f := range names {
+			g, known := got[f]
+			if !known {
+				bad = append(bad, fmt.Sprintf("stock %s: no %q (on_hand, reserved, available)", k, f))
+			} else if !same(g, fields[f]) {
+				bad = append(bad, fmt.Sprintf("stock %s %s: want %v, got %s", k, f, fields[f], g))
+			}
+		}
+	}
+	return bad
+}
+
+// checkBalance compares balance: {PARTY: amount}, parties by code.
+func (e *env) checkBalance(want any) []string {
+	var bad []string
+	parties, _ := want.(map[string]any)
+	keys := make([]string, 0, len(parties))
+	for k := range parties {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		id, err := e.lookup("customer", k)
+		if err != nil {
+			if id, err = e.lookup("supplier", k); err != nil {
+				bad = append(bad, fmt.Sprintf("balance: no customer or supplier %q", k))
+				continue
+			}
+		}
+		if got := e.eng.Balance(e.ctx, id); !same(got, parties[k]) {
+			bad = append(bad, fmt.Sprintf("balance %s: want %v, got %s", k, parties[k], got))
+		}
+	}
+	return bad
 }
 
 func describe(s Step) string {
@@ -386,6 +492,20 @@ func (e *env) check(rec records.Record, expect map[string]any) string {
 			wantLines, _ := want.([]any)
 			if fmt.Sprint(wantLines) != fmt.Sprint(lines) {
 				bad = append(bad, fmt.Sprintf("history: want %q, got %q", wantLines, lines))
+			}
+			continue
+		}
+		if k == "stock" {
+			bad = append(bad, e.checkStock(want)...)
+			continue
+		}
+		if k == "balance" {
+			bad = append(bad, e.checkBalance(want)...)
+			continue
+		}
+		if k == "outstanding" { // outstanding: amount open on the current record
+			if got := e.eng.Outstanding(e.ctx, e.cur.id); !same(got, want) {
+				bad = append(bad, fmt.Sprintf("outstanding: want %v, got %s", want, got))
 			}
 			continue
 		}

@@ -176,3 +176,20 @@ func TestWorkflowPackage(t *testing.T) {
 		}
 	}
 }
+
+// The ledger acceptance tests: receipt, issue, reserve and release, transfer,
+// stocktake, negative stock, cancellation, and settlement without invoice.
+func TestInventoryPackage(t *testing.T) {
+	res, err := RunPackage(context.Background(), os.DirFS("testdata"), "inventory", templates.FS, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 3 {
+		t.Fatalf("%d test files, want 3", len(res))
+	}
+	for _, r := range res {
+		if !r.Passed() {
+			t.Errorf("%s (%s):\n  %s", r.File, r.Name, strings.Join(r.Failures, "\n  "))
+		}
+	}
+}
