@@ -509,6 +509,14 @@ func (ev *evaluator) stockWrites(eff template.EffectDecl, place string, rec Reco
 	if err != nil {
 		return nil, nil, err
 	}
+	countedAt, confirmed, err := ev.countTimes(b, place, rec, in, len(items))
+	if err != nil {
+		return nil, nil, err
+	}
+	qtyCol := "qty" // the column a line's error is reported on
+	if c := strings.TrimPrefix(b.Qty.Src, "."); c != b.Qty.Src && isIdent(c) {
+		qtyCol = c
+	}
 	if wh == "" || (b.Move.V == "transfer" && to == "") {
 		return nil, []FieldError{{Path: "warehouse", Code: "required"}}, nil
 	}
@@ -528,12 +536,12 @@ func (ev *evaluator) stockWrites(eff template.EffectDecl, place string, rec Reco
 	var short []FieldError
 	for i, item := range items {
 		q := qtys[i]
-		path := "qty"
+		path, itemPath := qtyCol, "item"
 		if b.Lines.V != "" {
-			path = fmt.Sprintf("%s[%d].qty", b.Lines.V, i)
+			path, itemPath = fmt.Sprintf("%s[%d].%s", b.Lines.V, i, qtyCol), fmt.Sprintf("%s[%d].item", b.Lines.V, i)
 		}
 		if item == "" {
-			short = append(short, FieldError{Path: strings.TrimSuffix(path, "qty") + "item", Code: "required"})
+			short = append(short, FieldError{Path: itemPath, Code: "required"})
 			continue
 		}
 		if q.Sign() < 0 || (q.IsZero() && b.Move.V != "count") {
@@ -547,7 +555,7 @@ func (ev *evaluator) stockWrites(eff template.EffectDecl, place string, rec Reco
 			return nil, nil, err
 		}
 		if itemRec == nil {
-			short = append(short, FieldError{Path: strings.TrimSuffix(path, "qty") + "item", Code: "not_found"})
+			short = append(short, FieldError{Path: itemPath, Code: "not_found"})
 			continue
 		}
 		negOK := itemRec["allow_negative_stock"] == true
@@ -609,11 +617,63 @@ func (ev *evaluator) stockWrites(eff template.EffectDecl, place string, rec Reco
 				mv(to, toRec, "transfer_in", map[string]decimal.Decimal{fOnHand: q, fReserved: z}, "")
 			}
 		case "count":
+			// A line counted before its item last moved here would undo that
+			// move: it is counted again, or confirmed.
+			if moved, _ := ev.bins[binID(item, wh)]["updated_at"].(string); countedAt[i] != "" && moved > countedAt[i] && !confirmed[i] {
+				short = append(short, FieldError{Path: path, Code: "stale_count", Params: map[string]any{
+					"item": label(itemRec), "warehouse": label(whRec), "counted_at": countedAt[i], "moved_at": moved}})
+				continue
+			}
 			st := ev.binState(item, wh)
 			mv(wh, whRec, "count", map[string]decimal.Decimal{fOnHand: q.Sub(st[fOnHand]), fReserved: z}, guardExpect)
 		}
 	}
 	return ws, short, nil
+}
+
+// countTimes evaluates counted_at and confirmed of a count, per line (empty
+// and false when the effect does not give them).
+func (ev *evaluator) countTimes(b *template.EffectBody, place string, rec Record, in map[string]any, n int) ([]string, []bool, error) {
+	at, ok := make([]string, n), make([]bool, n)
+	if b.CountedAt.IsSet() {
+		out, err := ev.runValue(place+".counted_at", rec, in)
+		if err != nil {
+			return nil, nil, err
+		}
+		vals := []any{out}
+		if b.Lines.V != "" {
+			vals = sliceOf(out)
+		}
+		for i := 0; i < n && i < len(vals); i++ {
+			if s, err := template.StoreValue("datetime", vals[i]); err == nil && s != nil {
+				at[i] = fmt.Sprint(s)
+			}
+		}
+	}
+	if b.Confirmed.IsSet() {
+		out, err := ev.runValue(place+".confirmed", rec, in)
+		if err != nil {
+			return nil, nil, err
+		}
+		vals := []any{out}
+		if b.Lines.V != "" {
+			vals = sliceOf(out)
+		}
+		for i := 0; i < n && i < len(vals); i++ {
+			ok[i] = vals[i] == true
+		}
+	}
+	return at, ok, nil
+}
+
+// isIdent reports whether s is a plain field name.
+func isIdent(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // label names a linked record in messages: its code and name.

@@ -511,7 +511,7 @@ func (ev *evaluator) plan(t *template.TransitionDecl, name string, before Record
 		rec[k] = v
 	}
 	note := ""
-	var others []write   // writes of effects on other records
+	var others []write     // writes of effects on other records
 	var short []FieldError // stock lines that cannot be moved, all of them
 	var err error
 	for i, eff := range t.Effects {

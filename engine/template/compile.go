@@ -101,6 +101,12 @@ func compileExpr(d diags, e Expr, env reflect.Type, w want, place string, prefix
 	t := out.Type
 	if t != nil && prefix != "" && t.Kind() == reflect.Slice {
 		t = t.Elem() // map(rows, x) gives []T: the row expression is a T
+		// expr types map's result []any; the closure knows the row's type.
+		if b, ok := prog.Node().(*ast.BuiltinNode); ok && len(b.Arguments) == 2 {
+			if c, ok := b.Arguments[1].(*ast.PredicateNode); ok && c.Node.Type() != nil {
+				t = c.Node.Type()
+			}
+		}
 	}
 	out.Type = t
 	if !assignable(t, w) {
@@ -162,6 +168,8 @@ func assignable(t reflect.Type, w want) bool {
 		return t.Kind() == reflect.Int || t.Kind() == reflect.Float64
 	case w.typ == tDate:
 		return t == tTime
+	case w.typ == tTime:
+		return t == tDate
 	case w.link != "":
 		return t == tString || t.Kind() == reflect.Struct || t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct
 	case w.typ.Kind() == reflect.Slice && t.Kind() == reflect.Slice:

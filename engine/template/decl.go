@@ -276,6 +276,8 @@ type EffectBody struct {
 	Item         Expr      `yaml:"item"`
 	Qty          Expr      `yaml:"qty"`
 	FromReserved bool      `yaml:"from_reserved"`
+	CountedAt    Expr      `yaml:"counted_at"`
+	Confirmed    Expr      `yaml:"confirmed"`
 	Account      Str       `yaml:"account"`
 	Party        Expr      `yaml:"party"`
 	Debit        Expr      `yaml:"debit"`

@@ -213,9 +213,16 @@ func (ec *entityCheck) effect(eff EffectDecl, s scope, place string) {
 		}
 		need(b.Item.IsSet(), "item", "item: .item")
 		need(b.Qty.IsSet(), "qty", "qty: .qty")
+		for _, x := range []Expr{b.CountedAt, b.Confirmed} {
+			if x.IsSet() && b.Move.V != "count" {
+				ec.d.errorf(x.Pos, "remove it, or use move: count", "stock: counted_at and confirmed belong to move count")
+			}
+		}
 		if b.Lines.V == "" {
 			ec.compile(b.Item, s, want{what: "an item", typ: tString, link: "item"}, place+".item")
 			ec.compile(b.Qty, s, want{what: "a quantity", typ: tDecimal}, place+".qty")
+			ec.compile(b.CountedAt, s, want{what: "a time", typ: tTime}, place+".counted_at")
+			ec.compile(b.Confirmed, s, want{what: "a condition", typ: tBool}, place+".confirmed")
 			return
 		}
 		if f, ok := ec.e.Fields.Get(b.Lines.V); !ok || f == nil || f.Type.V != "table" {
@@ -230,6 +237,8 @@ func (ec *entityCheck) effect(eff EffectDecl, s scope, place string) {
 		}
 		ec.rowExpr(b.Item, s, b.Lines.V, want{what: "an item", typ: tString, link: "item"}, place+".item")
 		ec.rowExpr(b.Qty, s, b.Lines.V, want{what: "a quantity", typ: tDecimal}, place+".qty")
+		ec.rowExpr(b.CountedAt, s, b.Lines.V, want{what: "a time", typ: tTime}, place+".counted_at")
+		ec.rowExpr(b.Confirmed, s, b.Lines.V, want{what: "a condition", typ: tBool}, place+".confirmed")
 	case "ledger":
 		accounts := []string{"receivable", "payable", "provisional"}
 		if !slices.Contains(accounts, b.Account.V) {

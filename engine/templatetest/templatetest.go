@@ -33,7 +33,7 @@
 //
 // Link values and user inputs may name fixtures by their code (or number) and
 // users by their test name; a step without create works on the record of the
-// last create.
+// last create, or with on: ENTITY on the last record created of that entity.
 package templatetest
 
 import (
@@ -86,6 +86,9 @@ type Step struct {
 	Update     map[string]any `yaml:"update"`
 	Transition string         `yaml:"transition"`
 	Input      map[string]any `yaml:"input"`
+	// On makes the step work on the last record created of another entity
+	// (the sheet counted before a receipt, the invoice after its payment).
+	On string `yaml:"on"`
 	// Decide approves, rejects, returns or withdraws the approval last opened.
 	Decide      string         `yaml:"decide"`
 	Comment     string         `yaml:"comment"`
@@ -355,6 +358,13 @@ func (e *env) step(s Step) string {
 	if !ok {
 		return fmt.Sprintf("unknown user %q (declare it under users:)", who)
 	}
+	if s.On != "" {
+		id, ok := e.last[s.On]
+		if !ok {
+			return fmt.Sprintf("on: no %s created yet", s.On)
+		}
+		e.cur.entity, e.cur.id = s.On, id
+	}
 	var rec records.Record
 	var err error
 	switch {
@@ -366,6 +376,7 @@ func (e *env) step(s Step) string {
 		rec, err = e.eng.Create(e.ctx, u, s.Create, vals)
 		if err == nil {
 			e.cur.entity, e.cur.id = s.Create, rec.ID()
+			e.last[s.Create] = rec.ID()
 		}
 	case s.Transition != "" || s.Update != nil:
 		if e.cur.id == "" {
