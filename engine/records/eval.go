@@ -86,15 +86,36 @@ func (ev *evaluator) prefetch(rec map[string]any) error {
 		}
 	}
 	for entity, ids := range want {
-		for start := 0; start < len(ids); start += store.MaxLimit {
-			chunk := ids[start:min(start+store.MaxLimit, len(ids))]
-			page, err := ev.e.st.Find(ev.ctx, entity, store.Query{Filter: store.In(store.IDField, chunk...), Limit: len(chunk)})
-			if err != nil {
-				return fmt.Errorf("records: links to %s: %w", entity, err)
-			}
-			for _, d := range page.Docs {
-				ev.links[entity+"/"+d.ID()] = fromDoc(d)
-			}
+		if err := ev.load(entity, ids); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fetchLinks loads the records of entity with ids that are not cached yet,
+// with one query per store.MaxLimit of them.
+func (ev *evaluator) fetchLinks(entity string, ids []string) error {
+	var want []any
+	for _, id := range ids {
+		if _, cached := ev.links[entity+"/"+id]; !cached && id != "" {
+			ev.links[entity+"/"+id] = nil // asked for; stays nil if missing
+			want = append(want, id)
+		}
+	}
+	return ev.load(entity, want)
+}
+
+// load reads the records of entity with ids into the link cache.
+func (ev *evaluator) load(entity string, ids []any) error {
+	for start := 0; start < len(ids); start += store.MaxLimit {
+		chunk := ids[start:min(start+store.MaxLimit, len(ids))]
+		page, err := ev.e.st.Find(ev.ctx, entity, store.Query{Filter: store.In(store.IDField, chunk...), Limit: len(chunk)})
+		if err != nil {
+			return fmt.Errorf("records: links to %s: %w", entity, err)
+		}
+		for _, d := range page.Docs {
+			ev.links[entity+"/"+d.ID()] = fromDoc(d)
 		}
 	}
 	return nil

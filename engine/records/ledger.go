@@ -21,8 +21,8 @@ import (
 // that also records the step's key and the values it left in the document's
 // "pending" list; the entry is inserted next. A replay therefore knows where
 // it stopped: the entry exists (done), or the key is pending (the balance was
-// moved; insert the entry), or neither (move the balance). Once the posting is
-// done, the key is dropped from the balance (Recover drops keys a crash left).
+// moved; insert the entry), or neither (move the balance). A key stays until
+// the balance moves again after its posting ended, and is dropped then.
 // Balances are never edited in place otherwise, and entries are only ever
 // appended: a cancellation posts reversing entries.
 const (
@@ -163,24 +163,39 @@ func withoutPending(doc store.Doc, key string) []any {
 	return out
 }
 
-// applyBump performs step i of posting pid, a balance move, unless it is done.
-func (e *Engine) applyBump(ctx context.Context, pid string, i int, w write) error {
+// applyBump performs step i of posting pid, a balance move, unless it is done
+// (first: the posting was stored just now, so it cannot be). It reports
+// whether the move took a bin below its item's minimum (a low-stock alert to
+// send once the posting is done). states caches the status of postings whose
+// keys the balances still hold.
+func (e *Engine) applyBump(ctx context.Context, pid string, i int, w write, first bool, states map[string]string) (raised bool, err error) {
 	b := bumpOf(w)
 	key := fmt.Sprintf("%s:%d", pid, i)
-	if _, err := e.st.Get(ctx, b.entryColl, key); err == nil {
-		return nil // applied and recorded
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("records: posting %s: %w", pid, err)
+	if !first {
+		if _, err := e.st.Get(ctx, b.entryColl, key); err == nil {
+			return false, nil // applied and recorded
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return false, fmt.Errorf("records: posting %s: %w", pid, err)
+		}
 	}
 	var after map[string]any
 	for attempt := 0; after == nil; attempt++ {
 		if attempt == maxBumpAttempts {
-			return fmt.Errorf("records: posting %s: %s %s is too busy: %w", pid, b.coll, b.id, store.ErrConflict)
+			return false, fmt.Errorf("records: posting %s: %s %s is too busy: %w", pid, b.coll, b.id, store.ErrConflict)
 		}
-		cur, err := e.st.Get(ctx, b.coll, b.id)
+		var cur store.Doc
+		var err error
+		switch {
+		case attempt == 0 && first && w.hint != nil && w.hint.ID() == "":
+			err = store.ErrNotFound // the plan found no balance yet
+		case attempt == 0 && first && w.hint != nil:
+			cur = w.hint
+		default:
+			cur, err = e.st.Get(ctx, b.coll, b.id)
+		}
 		fresh := errors.Is(err, store.ErrNotFound)
 		if err != nil && !fresh {
-			return fmt.Errorf("records: posting %s: %w", pid, err)
+			return false, fmt.Errorf("records: posting %s: %w", pid, err)
 		}
 		if fresh {
 			cur = store.Doc{store.IDField: b.id}
@@ -197,7 +212,7 @@ func (e *Engine) applyBump(ctx context.Context, pid string, i int, w write) erro
 			vals[f] = decField(cur, f).Add(d)
 		}
 		if !holds(b.guard, vals, cur, b.expect) {
-			return b.refusal(vals, cur)
+			return false, b.refusal(vals, cur)
 		}
 		next := store.Doc{}
 		for k, v := range cur {
@@ -211,8 +226,13 @@ func (e *Engine) applyBump(ctx context.Context, pid string, i int, w write) erro
 		if _, ok := b.delta[b.balanceOf]; !ok && b.balanceOf != "" {
 			rec[b.balanceOf] = decField(cur, b.balanceOf)
 		}
-		next[fPending] = append(withoutPending(cur, key), rec)
+		live, err := e.livePending(ctx, withoutPending(cur, key), states)
+		if err != nil {
+			return false, fmt.Errorf("records: posting %s: %w", pid, err)
+		}
+		next[fPending] = append(live, rec)
 		next["updated_at"] = e.stamp()
+		raised = b.coll == binsColl && alert(next, b.minStock)
 		if fresh {
 			_, err = e.st.Insert(ctx, b.coll, next)
 		} else {
@@ -224,7 +244,7 @@ func (e *Engine) applyBump(ctx context.Context, pid string, i int, w write) erro
 		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrDuplicate):
 			continue // someone moved it first: read again
 		default:
-			return fmt.Errorf("records: posting %s: %w", pid, err)
+			return false, fmt.Errorf("records: posting %s: %w", pid, err)
 		}
 	}
 	entry := store.Doc{store.IDField: key, fPosting: pid}
@@ -235,9 +255,9 @@ func (e *Engine) applyBump(ctx context.Context, pid string, i int, w write) erro
 		entry["balance"] = after[b.balanceOf]
 	}
 	if _, err := e.st.Insert(ctx, b.entryColl, entry); err != nil && !errors.Is(err, store.ErrDuplicate) {
-		return fmt.Errorf("records: posting %s: %w", pid, err)
+		return false, fmt.Errorf("records: posting %s: %w", pid, err)
 	}
-	return nil
+	return raised, nil
 }
 
 // refusal is the error of a move its guard refuses.
@@ -282,6 +302,9 @@ func (e *Engine) rollbackBump(ctx context.Context, pid string, i int, w write) e
 			cur[f] = decField(cur, f).Sub(d)
 		}
 		cur[fPending] = withoutPending(cur, key)
+		if b.coll == binsColl {
+			alert(cur, b.minStock) // back above the minimum: the alert may be raised again
+		}
 		if _, err := e.st.Replace(ctx, b.coll, cur); err == nil {
 			return nil
 		} else if !errors.Is(err, store.ErrConflict) {
@@ -291,32 +314,34 @@ func (e *Engine) rollbackBump(ctx context.Context, pid string, i int, w write) e
 	return fmt.Errorf("records: roll back posting %s: %s %s is too busy: %w", pid, b.coll, b.id, store.ErrConflict)
 }
 
-// settle drops the pending keys of a done posting from its balances, and
-// raises or clears low-stock alerts on the bins it moved.
-func (e *Engine) settle(ctx context.Context, pid string, writes []write) {
-	for i, w := range writes {
-		if w.Op != "bump" {
-			continue
+// livePending keeps the keys of a balance's pending list whose posting is
+// still pending: a key outlives its posting until the balance moves again
+// (here), which spares every move a second write to drop it.
+func (e *Engine) livePending(ctx context.Context, list []any, states map[string]string) ([]any, error) {
+	out := list[:0:0]
+	for _, p := range list {
+		m, _ := p.(map[string]any)
+		pid, _, _ := strings.Cut(fmt.Sprint(m["key"]), ":")
+		st, ok := states[pid]
+		if !ok {
+			d, err := e.st.Get(ctx, postingsColl, pid)
+			switch {
+			case err == nil:
+				st, _ = d["status"].(string)
+			case errors.Is(err, store.ErrNotFound):
+				st = postingRolledBack
+			default:
+				return nil, err
+			}
+			if st != postingPending {
+				states[pid] = st // final: it will not change
+			}
 		}
-		key := fmt.Sprintf("%s:%d", pid, i)
-		b := bumpOf(w)
-		for attempt := 0; attempt < maxBumpAttempts; attempt++ {
-			cur, err := e.st.Get(ctx, w.Coll, w.ID)
-			if err != nil || pendingKey(cur, key) == nil {
-				break
-			}
-			cur[fPending] = withoutPending(cur, key)
-			raised := w.Coll == binsColl && alert(cur, b.minStock)
-			if _, err := e.st.Replace(ctx, w.Coll, cur); err == nil {
-				if raised {
-					e.lowStock(ctx, cur, b)
-				}
-				break
-			} else if !errors.Is(err, store.ErrConflict) {
-				break
-			}
+		if st == postingPending {
+			out = append(out, p)
 		}
 	}
+	return out, nil
 }
 
 // alert sets a bin's "alerted" flag from its available quantity and the
@@ -339,10 +364,15 @@ func alert(bin store.Doc, minStock decimal.Decimal) bool {
 }
 
 // lowStock tells the purchasing role that an item fell below its minimum.
-func (e *Engine) lowStock(ctx context.Context, bin store.Doc, b bump) {
+func (e *Engine) lowStock(ctx context.Context, w write) {
 	dir, ok := e.users.(roleDirectory)
 	if !ok {
 		return
+	}
+	b := bumpOf(w)
+	bin, err := e.st.Get(ctx, w.Coll, w.ID)
+	if err != nil || bin["alerted"] != true {
+		return // back above the minimum meanwhile
 	}
 	ids, err := dir.WithRoles(ctx, []string{"purchasing"})
 	if err != nil {
@@ -358,42 +388,6 @@ func (e *Engine) lowStock(ctx context.Context, bin store.Doc, b bump) {
 				"en":    fmt.Sprintf("Low stock: %s in %s has %s available, below the minimum of %s", item, wh, avail, b.minStock),
 			}})
 	}
-}
-
-// sweepPending drops pending keys whose posting is no longer pending (a crash
-// between a posting's end and its settling leaves them).
-func (e *Engine) sweepPending(ctx context.Context) error {
-	for _, coll := range []string{binsColl, balancesColl} {
-		q := store.Query{Filter: store.Exists(fPending+".key", true), Limit: 200}
-		for {
-			page, err := e.st.Find(ctx, coll, q)
-			if err != nil {
-				return err
-			}
-			for _, d := range page.Docs {
-				list, _ := d[fPending].([]any)
-				keep := make([]any, 0, len(list))
-				for _, p := range list {
-					m, _ := p.(map[string]any)
-					pid, _, _ := strings.Cut(fmt.Sprint(m["key"]), ":")
-					if post, err := e.st.Get(ctx, postingsColl, pid); err == nil && post["status"] == postingPending {
-						keep = append(keep, p)
-					}
-				}
-				if len(keep) < len(list) {
-					d[fPending] = keep
-					if _, err := e.st.Replace(ctx, coll, d); err != nil && !errors.Is(err, store.ErrConflict) {
-						return err
-					}
-				}
-			}
-			if page.Next == "" {
-				break
-			}
-			q.After = page.Next
-		}
-	}
-	return nil
 }
 
 // idOf turns the value of a link expression (the linked record as the
@@ -532,8 +526,12 @@ func (ev *evaluator) stockWrites(eff template.EffectDecl, place string, rec Reco
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := ev.fetchLinks("item", items); err != nil {
+		return nil, nil, err
+	}
 	var ws []write
 	var short []FieldError
+	hinted := map[string]bool{}
 	for i, item := range items {
 		q := qtys[i]
 		path, itemPath := qtyCol, "item"
@@ -590,7 +588,14 @@ func (ev *evaluator) stockWrites(eff template.EffectDecl, place string, rec Reco
 			if kind == "count" {
 				bp.entry["expected"], bp.entry["counted"] = bp.expect, q
 			}
-			ws = append(ws, bp.write())
+			w := bp.write()
+			if _, seen := hinted[bp.id]; !seen { // later moves of the bin read it again
+				hinted[bp.id] = true
+				if w.hint = ev.bins[bp.id]; w.hint == nil {
+					w.hint = store.Doc{}
+				}
+			}
+			ws = append(ws, w)
 		}
 		z := decimal.Zero
 		switch b.Move.V {
@@ -625,6 +630,9 @@ func (ev *evaluator) stockWrites(eff template.EffectDecl, place string, rec Reco
 				continue
 			}
 			st := ev.binState(item, wh)
+			if q.Equal(st[fOnHand]) {
+				continue // no variance, nothing to adjust
+			}
 			mv(wh, whRec, "count", map[string]decimal.Decimal{fOnHand: q.Sub(st[fOnHand]), fReserved: z}, guardExpect)
 		}
 	}

@@ -11,14 +11,25 @@ import (
 )
 
 // A posting makes the writes of one transition (the record, the records its
-// effects create or change, the audit entries) all or nothing without
-// multi-document transactions: the intent, every write with the record as it
-// was before, is stored first; then each write is applied idempotently, each
-// written record carrying the posting's id in its "posting" field, so that a
-// replay recognises what is done; then the posting is marked done. A write that
-// meets a record changed by someone else rolls back what was applied. Postings
-// left pending by a crash are finished, or rolled back, by Recover.
-const postingsColl = "sys_postings"
+// effects create or change, the audit entries, the ledger moves) all or
+// nothing without multi-document transactions: the intent, every write with
+// the record as it was before, is stored first (sys_posting_steps); then a
+// small status document (sys_postings) says the posting is pending and who
+// holds it until when (its lease); then each write is applied idempotently,
+// each written record carrying the posting's id in its "posting" field, so
+// that a replay recognises what is done; then the status says done. A write
+// that meets a record changed by someone else rolls back what was applied.
+// Postings left pending by a crash are claimed (the lease, taken with a
+// version-guarded write, so that two processes never run one posting at
+// once) and finished, or rolled back, by Recover. A record whose posting is
+// pending cannot be edited meanwhile (settled).
+const (
+	postingsColl     = "sys_postings"
+	postingStepsColl = "sys_posting_steps"
+	// leaseFor is how long the process that runs a posting holds it; after
+	// that Recover may claim it.
+	leaseFor = 30 * time.Second
+)
 
 // Posting statuses.
 const (
@@ -44,10 +55,23 @@ type write struct {
 	// series, has the number taken only once every effect is planned, so that
 	// a refused transition leaves no gap in the series.
 	numberOf *template.Entity
+	// hint, on a bump, is the balance document as the plan read it (nil: none
+	// yet): the first attempt of a fresh run starts from it instead of reading.
+	hint store.Doc
 }
 
 // post stores and applies the writes as one posting.
 func (e *Engine) post(ctx context.Context, writes []write) error {
+	doc, err := e.stage(ctx, writes)
+	if err != nil {
+		return err
+	}
+	return e.run(ctx, doc, writes, true)
+}
+
+// stage stores the writes as a pending posting held by this process, and
+// returns its status document.
+func (e *Engine) stage(ctx context.Context, writes []write) (store.Doc, error) {
 	id := store.NewID()
 	steps := make([]any, len(writes))
 	for i, w := range writes {
@@ -60,28 +84,43 @@ func (e *Engine) post(ctx context.Context, writes []write) error {
 	for _, w := range writes {
 		if w.Op == "bump" {
 			if err := e.ensureLedgerIndexes(ctx); err != nil {
-				return err
+				return nil, err
 			}
 			break
 		}
 	}
-	doc, err := e.st.Insert(ctx, postingsColl, store.Doc{store.IDField: id, "status": postingPending, "steps": steps, "created_at": e.stamp()})
-	if err != nil {
-		return fmt.Errorf("records: posting: %w", err)
+	if _, err := e.st.Insert(ctx, postingStepsColl, store.Doc{store.IDField: id, "steps": steps}); err != nil {
+		return nil, fmt.Errorf("records: posting: %w", err)
 	}
-	return e.run(ctx, doc)
+	doc, err := e.st.Insert(ctx, postingsColl, store.Doc{store.IDField: id, "status": postingPending,
+		"created_at": e.stamp(), "lease": e.leaseUntil()})
+	if err != nil {
+		return nil, fmt.Errorf("records: posting: %w", err)
+	}
+	return doc, nil
 }
 
-// run applies a stored posting, rolling it back on a conflict.
-func (e *Engine) run(ctx context.Context, doc store.Doc) error {
+// leaseUntil is the end of a lease taken now.
+func (e *Engine) leaseUntil() string {
+	return e.now().Add(leaseFor).UTC().Format(template.DateTimeLayout)
+}
+
+// run applies a posting whose status document is doc, rolling it back on a
+// conflict. fresh: this process stored it just now, so nothing of it can be
+// applied yet and the checks for a replay are skipped.
+func (e *Engine) run(ctx context.Context, doc store.Doc, writes []write, fresh bool) error {
 	pid := doc.ID()
-	writes := writesOf(doc)
+	states := map[string]string{}
+	var alerts []int // bumps that took a bin below its minimum
 	for i, w := range writes {
 		var err error
 		if w.Op == "bump" {
-			err = e.applyBump(ctx, pid, i, w)
+			var raised bool
+			if raised, err = e.applyBump(ctx, pid, i, w, fresh, states); raised {
+				alerts = append(alerts, i)
+			}
 		} else {
-			err = e.apply(ctx, pid, w)
+			err = e.apply(ctx, pid, w, fresh)
 		}
 		if err != nil {
 			if rerr := e.rollback(ctx, pid, writes[:i+1]); rerr != nil {
@@ -96,18 +135,33 @@ func (e *Engine) run(ctx context.Context, doc store.Doc) error {
 	if _, err := e.st.Replace(ctx, postingsColl, doc); err != nil {
 		return fmt.Errorf("records: posting %s: %w", pid, err)
 	}
-	e.settle(ctx, pid, writes)
+	for _, i := range alerts {
+		e.lowStock(ctx, writes[i])
+	}
 	return nil
 }
 
-// apply performs one write unless it is done already.
-func (e *Engine) apply(ctx context.Context, pid string, w write) error {
+// apply performs one write unless it is done already (fresh: it cannot be).
+func (e *Engine) apply(ctx context.Context, pid string, w write, fresh bool) error {
 	doc := store.Doc{}
 	for k, v := range w.Doc {
 		doc[k] = v
 	}
 	doc[fPosting] = pid
 	doc[store.IDField] = w.ID
+	if fresh {
+		var err error
+		if w.Op == "insert" {
+			_, err = e.st.Insert(ctx, w.Coll, doc)
+		} else {
+			doc[store.VersionField] = w.From
+			_, err = e.st.Replace(ctx, w.Coll, doc)
+		}
+		if err != nil {
+			return fmt.Errorf("records: posting %s: %w", pid, err)
+		}
+		return nil
+	}
 	cur, err := e.st.Get(ctx, w.Coll, w.ID)
 	switch {
 	case errors.Is(err, store.ErrNotFound) && w.Op == "insert":
@@ -170,29 +224,84 @@ func (e *Engine) rollback(ctx context.Context, pid string, writes []write) error
 
 // Recover finishes the postings a crash left pending for longer than age (or
 // rolls them back when a record they touch changed since). The server calls it
-// at start-up and then periodically; the age keeps it away from postings that
-// another process is applying right now (they take milliseconds).
+// at start-up and then periodically. A posting is claimed first: only once
+// the lease of the process that stored it has run out, and by one process.
 func (e *Engine) Recover(ctx context.Context, age time.Duration) (int, error) {
 	n := 0
-	cutoff := e.now().Add(-age).UTC().Format(template.DateTimeLayout)
+	now := e.now().UTC()
+	cutoff := now.Add(-age).Format(template.DateTimeLayout)
+	q := store.Query{Filter: store.And(store.Eq("status", postingPending), store.Lte("created_at", cutoff),
+		store.Lte("lease", now.Format(template.DateTimeLayout))), Limit: 100}
 	for {
-		page, err := e.st.Find(ctx, postingsColl, store.Query{Filter: store.And(store.Eq("status", postingPending), store.Lte("created_at", cutoff)), Limit: 100})
+		page, err := e.st.Find(ctx, postingsColl, q)
 		if err != nil {
 			return n, fmt.Errorf("records: recover: %w", err)
 		}
-		if len(page.Docs) == 0 {
-			return n, e.sweepPending(ctx)
-		}
 		for _, d := range page.Docs {
-			var ve *ValidationError // a move refused at replay: rolled back too
-			if err := e.run(ctx, d); err != nil && !errors.Is(err, store.ErrConflict) && !errors.As(err, &ve) {
+			ok, err := e.recoverOne(ctx, d)
+			if err != nil {
 				return n, err
 			}
-			n++
+			if ok {
+				n++
+			}
 		}
+		if page.Next == "" {
+			return n, nil
+		}
+		q.After = page.Next
 	}
 }
 
+// recoverOne claims the pending posting d and runs it; false when another
+// process claimed it first.
+func (e *Engine) recoverOne(ctx context.Context, d store.Doc) (bool, error) {
+	d["lease"] = e.leaseUntil()
+	claimed, err := e.st.Replace(ctx, postingsColl, d)
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("records: recover: %w", err)
+	}
+	steps, err := e.st.Get(ctx, postingStepsColl, d.ID())
+	if err != nil {
+		return false, fmt.Errorf("records: recover posting %s: %w", d.ID(), err)
+	}
+	var ve *ValidationError // a move refused at replay: rolled back too
+	if err := e.run(ctx, claimed, writesOf(steps), false); err != nil && !errors.Is(err, store.ErrConflict) && !errors.As(err, &ve) {
+		return true, err
+	}
+	return true, nil
+}
+
+// settled refuses to change rec while the posting that last wrote it is
+// pending: it is finished first (by Recover, or here once its lease ran
+// out), and the caller tries again on the record as it then is.
+func (e *Engine) settled(ctx context.Context, rec Record) error {
+	pid, _ := rec[fPosting].(string)
+	if pid == "" {
+		return nil
+	}
+	d, err := e.st.Get(ctx, postingsColl, pid)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("records: posting %s: %w", pid, err)
+	}
+	if d["status"] != postingPending {
+		return nil
+	}
+	if lease, _ := d["lease"].(string); lease <= e.now().UTC().Format(template.DateTimeLayout) {
+		if _, err := e.recoverOne(ctx, d); err != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: a posting is still being applied to this record; try again", ErrConflict)
+}
+
+// writesOf reads the writes of a stored posting (its steps document).
 func writesOf(doc store.Doc) []write {
 	steps, _ := doc["steps"].([]any)
 	out := make([]write, len(steps))

@@ -1131,21 +1131,11 @@ func TestPostingRecovery(t *testing.T) {
 		{Op: "insert", Coll: "customer", ID: "new-one", Doc: map[string]any{"code": "X3", "name": "c"}},
 		{Op: "replace", Coll: "customer", ID: b.ID(), From: 1, Doc: map[string]any{"code": "X2", "name": "b2"}, Before: map[string]any{"code": "X2", "name": "b"}},
 	}
-	store0 := func(ws []write) store.Doc {
-		steps := make([]any, len(ws))
-		for i, w := range ws {
-			steps[i] = map[string]any{"op": w.Op, "coll": w.Coll, "id": w.ID, "from": w.From, "doc": w.Doc, "before": w.Before}
-		}
-		d, err := f.st.Insert(ctx, postingsColl, store.Doc{"status": postingPending, "steps": steps, "created_at": f.eng.stamp()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
+	store0 := func(ws []write) store.Doc { return stageCrashed(t, f.eng, ws) }
 	// Crash after the first two writes.
 	p := store0(writes)
 	for _, w := range writes[:2] {
-		if err := f.eng.apply(ctx, p.ID(), w); err != nil {
+		if err := f.eng.apply(ctx, p.ID(), w, false); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -1274,4 +1264,19 @@ func TestNotifyAndWebhooks(t *testing.T) {
 	if as := assigned(carol); len(as) != 1 || as[0].Record.ID() != rec.ID() {
 		t.Fatalf("carol's assigned records: %+v", as)
 	}
+}
+
+// stageCrashed stores writes as a posting whose writer crashed: pending, its
+// lease run out, none of it applied yet (the test applies some).
+func stageCrashed(tb testing.TB, e *Engine, writes []write) store.Doc {
+	tb.Helper()
+	d, err := e.stage(ctx, writes)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d["lease"] = ""
+	if d, err = e.st.Replace(ctx, postingsColl, d); err != nil {
+		tb.Fatal(err)
+	}
+	return d
 }

@@ -116,6 +116,7 @@ func (m Mismatch) String() string {
 // flight, e.g. after Recover.
 func (e *Engine) Verify(ctx context.Context) ([]Mismatch, error) {
 	var out []Mismatch
+	states := map[string]string{}
 	check := func(coll, ledger string, keys []string, id func(store.Doc) string, fields map[string]string) error {
 		accs := []store.Accumulator{}
 		for bal, entry := range fields {
@@ -143,8 +144,11 @@ func (e *Engine) Verify(ctx context.Context) ([]Mismatch, error) {
 						out = append(out, Mismatch{Coll: coll, ID: d.ID(), Field: bal, Stored: decField(d, bal), Entry: s})
 					}
 				}
-				if l, _ := d[fPending].([]any); len(l) > 0 {
-					out = append(out, Mismatch{Coll: coll, ID: d.ID(), Field: fPending})
+				l, _ := d[fPending].([]any)
+				if live, err := e.livePending(ctx, l, states); err != nil {
+					return err
+				} else if len(live) > 0 {
+					out = append(out, Mismatch{Coll: coll, ID: d.ID(), Field: fPending}) // a posting in flight
 				}
 			}
 			if page.Next == "" {

@@ -204,6 +204,9 @@ func (e *Engine) transition(ctx context.Context, u User, entity, id, name string
 	if before.Version() != version {
 		return Taken{}, fmt.Errorf("%w: %s %s is at version %d, not %d", ErrConflict, entity, id, before.Version(), version)
 	}
+	if err := e.settled(ctx, before); err != nil {
+		return Taken{}, err
+	}
 	ev := e.evaluator(ctx, ent, u)
 	in, err := ev.transitionInput(t, input)
 	if err != nil {
@@ -235,6 +238,7 @@ func (e *Engine) transition(ctx context.Context, u User, entity, id, name string
 	out.Warnings = warnings
 	var saved Record
 	if len(others) == 0 {
+		delete(rec, fPosting) // a write of its own, not part of an earlier posting
 		d, err := e.st.Replace(ctx, entity, toDoc(rec))
 		if err != nil {
 			return Taken{}, e.writeError(ent, err)

@@ -110,6 +110,9 @@ func (e *Engine) Update(ctx context.Context, u User, entity, id string, version 
 	if before.Version() != version {
 		return nil, fmt.Errorf("%w: %s %s is at version %d, not %d", ErrConflict, entity, id, before.Version(), version)
 	}
+	if err := e.settled(ctx, before); err != nil {
+		return nil, err
+	}
 	if ok, err := ev.can("update", before); err != nil || !ok {
 		if err != nil {
 			return nil, err
@@ -131,6 +134,7 @@ func (e *Engine) Update(ctx context.Context, u User, entity, id string, version 
 		return nil, err
 	}
 	rec[fUpdatedAt], rec[fUpdatedBy] = e.stamp(), u.ID
+	delete(rec, fPosting) // its posting is done (settled): this write is not part of it
 	d, err := e.st.Replace(ctx, entity, toDoc(rec))
 	if err != nil {
 		return nil, e.writeError(ent, err)
@@ -188,6 +192,9 @@ func (e *Engine) Delete(ctx context.Context, u User, entity, id string, version 
 	}
 	if before.Version() != version {
 		return fmt.Errorf("%w: %s %s is at version %d, not %d", ErrConflict, entity, id, before.Version(), version)
+	}
+	if err := e.settled(ctx, before); err != nil {
+		return err
 	}
 	if ok, err := ev.can("delete", before); err != nil || !ok {
 		if err != nil {
