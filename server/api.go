@@ -47,6 +47,8 @@ func mountAPI(app *fiber.App, d Deps) {
 	authed.Post("/notifications/:id/read", a.markRead)
 	authed.Post("/files/:entity/:field", a.upload)
 	authed.Get("/records/:entity/:id/files/:field", a.download)
+	authed.Get("/stock", a.stock)
+	authed.Get("/stock/below-minimum", a.belowMinimum)
 }
 
 type api struct{ d Deps }

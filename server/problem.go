@@ -92,6 +92,9 @@ var messages = map[string][2]string{
 	"wrong_password":       {"当前密码不正确", "is not the current password"},
 	"weak_password":        {"密码至少 {min} 个字符，且不能与用户名相同", "needs at least {min} characters and must differ from the username"},
 	"not_an_attachment":    {"不是附件字段", "is not an attachment field"},
+	"insufficient_stock":   {"库存不足：{item} 在 {warehouse} 需要 {asked}，可用 {available}", "Not enough stock: {item} in {warehouse}, asked {asked}, available {available}"},
+	"not_found":            {"记录不存在", "names a record that does not exist"},
+	"stale_count":          {"{item} 在 {warehouse} 盘点（{counted_at}）后又有出入库（{moved_at}），请重新盘点或确认", "{item} in {warehouse} moved at {moved_at}, after it was counted at {counted_at}; count it again or confirm the count"},
 }
 
 // message renders a field error in language l.

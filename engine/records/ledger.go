@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/yerp/yerp/engine/decimal"
 	"github.com/yerp/yerp/engine/store"
@@ -242,7 +244,7 @@ func (e *Engine) applyBump(ctx context.Context, pid string, i int, w write, firs
 		case err == nil:
 			after = rec
 		case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrDuplicate):
-			continue // someone moved it first: read again
+			backoff(attempt) // someone moved it first: read again
 		default:
 			return false, fmt.Errorf("records: posting %s: %w", pid, err)
 		}
@@ -258,6 +260,15 @@ func (e *Engine) applyBump(ctx context.Context, pid string, i int, w write, firs
 		return false, fmt.Errorf("records: posting %s: %w", pid, err)
 	}
 	return raised, nil
+}
+
+// backoff waits a little, more after each failed attempt, so that writers
+// racing for one balance do not retry in lockstep.
+func backoff(attempt int) {
+	if attempt == 0 {
+		return
+	}
+	time.Sleep(time.Duration(rand.Int64N(int64(min(attempt, 50)) * int64(100*time.Microsecond))))
 }
 
 // refusal is the error of a move its guard refuses.
@@ -349,6 +360,7 @@ func (e *Engine) livePending(ctx context.Context, list []any, states map[string]
 // caller to notify), cleared when it is back at or above the minimum.
 func alert(bin store.Doc, minStock decimal.Decimal) bool {
 	if minStock.Sign() <= 0 {
+		bin["alerted"] = false // no minimum (any more): nothing to warn of
 		return false
 	}
 	below := decField(bin, fOnHand).Sub(decField(bin, fReserved)).Cmp(minStock) < 0

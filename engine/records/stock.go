@@ -81,7 +81,11 @@ func (e *Engine) Bins(ctx context.Context, item, warehouse string, belowMinimum 
 // OpeningStock posts an opening balance: qty of item received into warehouse
 // without a voucher (data take-over, fixtures, the demo).
 func (e *Engine) OpeningStock(ctx context.Context, u User, item, warehouse string, qty decimal.Decimal) error {
-	bp := bump{coll: binsColl, id: binID(item, warehouse), init: map[string]any{"item": item, "warehouse": warehouse},
+	it, err := e.get(ctx, "item", item)
+	if err != nil {
+		return fmt.Errorf("records: opening stock: %w", err)
+	}
+	bp := bump{minStock: decField(it, "min_stock"), coll: binsColl, id: binID(item, warehouse), init: map[string]any{"item": item, "warehouse": warehouse},
 		delta: map[string]decimal.Decimal{fOnHand: qty, fReserved: decimal.Zero}, entryColl: stockLedgerColl, balanceOf: fOnHand,
 		path: "qty", params: map[string]any{"item": item, "warehouse": warehouse, "asked": qty.String()},
 		entry: map[string]any{"item": item, "warehouse": warehouse, "kind": "opening", "qty": qty, "reserved": decimal.Zero,

@@ -262,7 +262,21 @@ func (e *Engine) transition(ctx context.Context, u User, entity, id, name string
 				}
 			}
 		}
-		writes := append([]write{{Op: "replace", Coll: entity, ID: id, From: before.Version(), Doc: bare(rec), Before: bare(before)}}, others...)
+		// Ledger moves first: they are what is most often refused (not enough
+		// stock), and a refusal then leaves the record untouched (its version
+		// too, so the client's ETag stays good).
+		var writes []write
+		for _, w := range others {
+			if w.Op == "bump" {
+				writes = append(writes, w)
+			}
+		}
+		writes = append(writes, write{Op: "replace", Coll: entity, ID: id, From: before.Version(), Doc: bare(rec), Before: bare(before)})
+		for _, w := range others {
+			if w.Op != "bump" {
+				writes = append(writes, w)
+			}
+		}
 		writes = append(writes, write{Op: "insert", Coll: auditColl, ID: store.NewID(),
 			Doc: e.auditDoc(u, ent, "transition", before, after, transitionExtra(name, in, note))})
 		if err := e.post(ctx, writes); err != nil {
