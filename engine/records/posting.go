@@ -320,3 +320,31 @@ func writesOf(doc store.Doc) []write {
 	}
 	return out
 }
+
+// PendingPostings counts the postings still pending and returns the end of
+// the latest lease among them: until then the processes that began them may
+// still be applying them (Recover leaves them alone).
+func (e *Engine) PendingPostings(ctx context.Context) (int, time.Time, error) {
+	var (
+		n      int
+		latest time.Time
+	)
+	q := store.Query{Filter: store.Eq("status", postingPending), Fields: []string{"lease"}, Limit: store.MaxLimit}
+	for {
+		page, err := e.st.Find(ctx, postingsColl, q)
+		if err != nil {
+			return 0, time.Time{}, fmt.Errorf("records: pending postings: %w", err)
+		}
+		for _, d := range page.Docs {
+			n++
+			s, _ := d["lease"].(string)
+			if t, err := time.Parse(template.DateTimeLayout, s); err == nil && t.After(latest) {
+				latest = t
+			}
+		}
+		if page.Next == "" {
+			return n, latest, nil
+		}
+		q.After = page.Next
+	}
+}

@@ -262,21 +262,7 @@ func (e *Engine) transition(ctx context.Context, u User, entity, id, name string
 				}
 			}
 		}
-		// Ledger moves first: they are what is most often refused (not enough
-		// stock), and a refusal then leaves the record untouched (its version
-		// too, so the client's ETag stays good).
-		var writes []write
-		for _, w := range others {
-			if w.Op == "bump" {
-				writes = append(writes, w)
-			}
-		}
-		writes = append(writes, write{Op: "replace", Coll: entity, ID: id, From: before.Version(), Doc: bare(rec), Before: bare(before)})
-		for _, w := range others {
-			if w.Op != "bump" {
-				writes = append(writes, w)
-			}
-		}
+		writes := orderPosting(write{Op: "replace", Coll: entity, ID: id, From: before.Version(), Doc: bare(rec), Before: bare(before)}, others)
 		writes = append(writes, write{Op: "insert", Coll: auditColl, ID: store.NewID(),
 			Doc: e.auditDoc(u, ent, "transition", before, after, transitionExtra(name, in, note))})
 		if err := e.post(ctx, writes); err != nil {
@@ -619,6 +605,43 @@ func (ev *evaluator) plan(t *template.TransitionDecl, name string, before Record
 	}
 	rec[fUpdatedAt], rec[fUpdatedBy] = e.stamp(), ev.user.ID
 	return rec, others, note, warnings, nil
+}
+
+// orderPosting orders the writes of a transition's posting so that what may
+// be refused comes first and what others may use comes last:
+//  1. moves with a guard (stock taken or reserved): most often refused, and a
+//     refusal then leaves the record untouched, its version (the client's
+//     ETag) too;
+//  2. the record, then the other records (version-guarded: may conflict);
+//  3. moves without a guard (stock received, ledger entries): they cannot be
+//     refused, so once one is applied the posting is never rolled back, and
+//     stock that others may take at once is never taken back;
+//  4. the rest (audit entries, notifications).
+func orderPosting(record write, others []write) []write {
+	guarded := func(w write) bool { return w.Op == "bump" && w.Doc["guard"] != "" }
+	out := make([]write, 0, len(others)+1)
+	for _, w := range others {
+		if guarded(w) {
+			out = append(out, w)
+		}
+	}
+	out = append(out, record)
+	for _, w := range others {
+		if w.Op == "replace" || w.Op == "insert" && w.Coll != auditColl && w.Coll != notificationsColl && w.Coll != outboxColl {
+			out = append(out, w)
+		}
+	}
+	for _, w := range others {
+		if w.Op == "bump" && !guarded(w) {
+			out = append(out, w)
+		}
+	}
+	for _, w := range others {
+		if w.Op == "insert" && (w.Coll == auditColl || w.Coll == notificationsColl || w.Coll == outboxColl) {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // maxLinkedTransitions bounds chains of transition effects.
