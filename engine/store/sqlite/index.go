@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -28,11 +29,25 @@ func (s *Store) EnsureIndexes(ctx context.Context, coll string, indexes ...store
 				}
 				continue
 			}
+			// A concurrent caller may have created it after ci was read: the
+			// catalog table, read in this write transaction, is the truth.
+			var spec string
+			switch err := tx.QueryRowContext(ctx, `SELECT spec FROM _yerp_indexes WHERE coll = ? AND name = ?`, coll, ix.Name).Scan(&spec); {
+			case err == nil:
+				var have store.Index
+				if err := json.Unmarshal([]byte(spec), &have); err != nil || !reflect.DeepEqual(have, ix) {
+					return fmt.Errorf("%w: index %s.%s exists with another definition", store.ErrInvalid, coll, ix.Name)
+				}
+				added = append(added, ix)
+				continue
+			case !errors.Is(err, sql.ErrNoRows):
+				return fmt.Errorf("sqlite: read index %s.%s: %w", coll, ix.Name, err)
+			}
 			if err := s.createIndex(ctx, tx, coll, ci, ix); err != nil {
 				return err
 			}
-			spec, _ := json.Marshal(ix)
-			if _, err := tx.ExecContext(ctx, `INSERT INTO _yerp_indexes(coll, name, spec) VALUES (?, ?, ?)`, coll, ix.Name, string(spec)); err != nil {
+			def, _ := json.Marshal(ix)
+			if _, err := tx.ExecContext(ctx, `INSERT INTO _yerp_indexes(coll, name, spec) VALUES (?, ?, ?)`, coll, ix.Name, string(def)); err != nil {
 				return fmt.Errorf("sqlite: record index %s.%s: %w", coll, ix.Name, err)
 			}
 			added = append(added, ix)

@@ -212,3 +212,48 @@ func mustCursor(t testing.TB, sort []store.SortKey, c store.Cursor) string {
 	}
 	return text
 }
+
+// Callers that declare the same indexes at once (the first requests after a
+// start) all succeed. The one that comes second may hold the catalog as it was
+// before the first published its indexes: it must not create them again.
+func TestConcurrentEnsureIndexes(t *testing.T) {
+	s := openTemp(t)
+	ixs := []store.Index{
+		{Name: "number", Keys: []store.SortKey{store.Asc("number")}, Unique: true},
+		{Name: "item", Keys: []store.SortKey{store.Asc("lines.item")}},
+		{Name: "owner_state", Keys: []store.SortKey{store.Asc("owner"), store.Desc("state")}},
+	}
+	if err := s.EnsureIndexes(ctx, "orders", ixs...); err != nil {
+		t.Fatal(err)
+	}
+	// The window between the first caller's commit and its catalog update.
+	s.mu.Lock()
+	s.colls["orders"] = newCollInfo()
+	s.mu.Unlock()
+	if err := s.EnsureIndexes(ctx, "orders", ixs...); err != nil {
+		t.Fatalf("declaring the indexes again on a stale catalog: %v", err)
+	}
+	if got := len(s.info("orders").indexes); got != len(ixs) {
+		t.Fatalf("catalog has %d indexes, want %d", got, len(ixs))
+	}
+	// And truly at once.
+	for round := 0; round < 20; round++ {
+		coll := fmt.Sprintf("orders%d", round)
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- s.EnsureIndexes(ctx, coll, ixs...)
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+	}
+}
