@@ -4,6 +4,7 @@
 //	yerp check DIR
 //	yerp test DIR
 //	yerp template list|versions|install|upgrade|rollback|uninstall|export|import
+//	yerp verify [--data ./data] [--store mongodb://host/db]
 //	yerp version
 package main
 
@@ -50,6 +51,7 @@ Usage:
   yerp test DIR        run a package's tests/*.yaml against a fresh store
   yerp template ...    install, upgrade, roll back, export and import template packages
   yerp user ...        add users, set passwords and roles
+  yerp verify          finish crashed postings, check stock and balances against the ledgers
   yerp version         print the version
 
 Run "yerp serve -h" for the flags of serve.
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return templateCmd(ctx, args[1:], stdout, stderr)
 	case "user":
 		return userCmd(ctx, args[1:], stdout, stderr)
+	case "verify":
+		return verifyCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "yerp", version)
 		return 0
