@@ -31,13 +31,46 @@ func NewGrouper(a Aggregation) *Grouper {
 	return &Grouper{a: a, groups: map[string]*groupAcc{}}
 }
 
-// Add feeds one matching document (normalized, as Get returns it).
+// Add feeds one matching document (normalized, as Get returns it). With
+// Unwind, each element of the unwound array is grouped as its own document.
 func (g *Grouper) Add(doc Doc) {
+	if g.a.Unwind == "" {
+		g.add(doc)
+		return
+	}
+	elems, _ := doc[g.a.Unwind].([]any)
+	for _, e := range elems {
+		view := make(Doc, len(doc))
+		for k, v := range doc {
+			view[k] = v
+		}
+		view[g.a.Unwind] = e
+		g.add(view)
+	}
+}
+
+// TruncateKey is the group key of v cut to n characters (see
+// Aggregation.Truncate): nil when v is not a string.
+func TruncateKey(v any, n int) any {
+	s, ok := v.(string)
+	if !ok {
+		return nil
+	}
+	if r := []rune(s); len(r) > n {
+		return string(r[:n])
+	}
+	return s
+}
+
+func (g *Grouper) add(doc Doc) {
 	keys := make([]any, len(g.a.GroupBy))
 	var sig strings.Builder
 	for i, p := range g.a.GroupBy {
 		if vs, ok := Lookup(doc, p); ok && len(vs) > 0 {
 			keys[i] = vs[0]
+		}
+		if n, ok := g.a.Truncate[p]; ok {
+			keys[i] = TruncateKey(keys[i], n)
 		}
 		fmt.Fprintf(&sig, "%T:%v\x00", keys[i], keys[i])
 	}

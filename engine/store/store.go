@@ -31,7 +31,8 @@
 // nested fields, "address.city" and "lines.item". When a path crosses an array of
 // documents, a condition on it holds if it holds for any element (like MongoDB).
 // Comparing a top-level field that holds an array of scalars is not supported.
-// Sort keys and group keys must not cross arrays.
+// Sort keys and group keys must not cross arrays (except the array an
+// Aggregation unwinds).
 package store
 
 import (
@@ -217,9 +218,22 @@ type Inc struct {
 }
 
 // Aggregation is a grouped computation for Store.Aggregate.
+//
+// Unwind names a top-level field holding an array of documents (a table's
+// rows): each element is then grouped as a document of its own, in which the
+// paths below Unwind ("lines.qty") read that element and the other paths read
+// the parent document. Documents without elements contribute nothing; Match
+// applies to the parent documents before they are unwound; Count counts
+// elements.
+//
+// Truncate maps a group key to a length N: the key is then the first N
+// characters of the string at its path (7 of a date or time groups by month,
+// "2026-03"); a value that is not a string groups as nil.
 type Aggregation struct {
 	Match        Filter
+	Unwind       string
 	GroupBy      []string
+	Truncate     map[string]int
 	Accumulators []Accumulator
 	Sort         []SortKey // over result keys
 	Limit        int       // 0: all groups
@@ -241,7 +255,7 @@ const (
 )
 
 // Accumulator computes Op over Path into the result key As. Path must not cross
-// an array. Count gives an int64, the others a decimal.Decimal (Min and Max may
+// an array, except the one Unwind names. Count gives an int64, the others a decimal.Decimal (Min and Max may
 // give a string) or nil.
 type Accumulator struct {
 	Op   AccOp

@@ -427,6 +427,18 @@ func CheckAggregation(a Aggregation) (Aggregation, error) {
 		return a, err
 	}
 	a.Match = f
+	if a.Unwind != "" {
+		if err := CheckTopLevel(a.Unwind); err != nil {
+			return a, fmt.Errorf("unwind: %w", err)
+		}
+		if a.Unwind == IDField || a.Unwind == VersionField {
+			return a, fmt.Errorf("%w: cannot unwind %s", ErrInvalid, a.Unwind)
+		}
+		// Unwound rows are elements, not stored documents: they have no _id.
+		if slices.Contains(a.GroupBy, IDField) || slices.ContainsFunc(a.Accumulators, func(acc Accumulator) bool { return acc.Path == IDField }) {
+			return a, fmt.Errorf("%w: an unwinding aggregation cannot read %s", ErrInvalid, IDField)
+		}
+	}
 	keys := map[string]bool{}
 	for _, g := range a.GroupBy {
 		if err := checkQueryPath(g); err != nil {
@@ -436,6 +448,14 @@ func CheckAggregation(a Aggregation) (Aggregation, error) {
 			return a, fmt.Errorf("%w: group key %q given twice", ErrInvalid, g)
 		}
 		keys[g] = true
+	}
+	for g, n := range a.Truncate {
+		if !keys[g] {
+			return a, fmt.Errorf("%w: truncate names %q, which is not a group key", ErrInvalid, g)
+		}
+		if n < 1 || n > 100 {
+			return a, fmt.Errorf("%w: truncate %s to %d characters (want 1..100)", ErrInvalid, g, n)
+		}
 	}
 	if len(a.Accumulators) == 0 {
 		return a, fmt.Errorf("%w: aggregation without accumulators", ErrInvalid)

@@ -22,11 +22,12 @@ var errSumOverflow = errors.New("sum overflow")
 // Aggregate groups matching documents and computes accumulators; see
 // store.Store.
 //
-// Count, Sum and Avg over top-level paths run on the server: $match, then
-// $group with $sum (the only accumulator both MongoDB and FerretDB v1 provide),
-// plus a count of the numeric values per group for each Avg. Everything else
-// (Min, Max, sums over nested paths, which may cross arrays) streams the
-// matching documents and groups them in Go with store.Grouper. Both paths give
+// Count, Sum and Avg over top-level paths, without Unwind or Truncate, run on
+// the server: $match, then $group with $sum (the only accumulator both MongoDB
+// and FerretDB v1 provide), plus a count of the numeric values per group for
+// each Avg. Everything else (Min, Max, sums over nested paths, which may cross
+// arrays, unwinding and truncated keys) streams the matching documents and
+// groups them in Go with store.Grouper. Both paths give
 // the rows of store.Grouper: sorted by a.Sort then the group keys, and cut at
 // a.Limit.
 func (s *Store) Aggregate(ctx context.Context, coll string, a store.Aggregation) ([]store.Doc, error) {
@@ -64,7 +65,7 @@ func (s *Store) Aggregate(ctx context.Context, coll string, a store.Aggregation)
 // serverSide reports whether the server can compute a.
 func serverSide(a store.Aggregation) bool {
 	// _v is a plain int64, not a number of the value model: leave it to Go.
-	if slices.Contains(a.GroupBy, store.VersionField) {
+	if slices.Contains(a.GroupBy, store.VersionField) || a.Unwind != "" || len(a.Truncate) > 0 {
 		return false
 	}
 	for _, acc := range a.Accumulators {
@@ -275,13 +276,16 @@ func (s *Store) groupInGo(ctx context.Context, c *mongo.Collection, a store.Aggr
 			need(acc.Path)
 		}
 	}
+	if a.Unwind != "" {
+		need(a.Unwind)
+	}
 	need(store.IDField)
 	cur, err := c.Find(ctx, match, options.Find().SetProjection(proj))
 	if err != nil {
 		return nil, err
 	}
 	defer cur.Close(ctx)
-	g := store.NewGrouper(store.Aggregation{Match: a.Match, GroupBy: a.GroupBy, Accumulators: a.Accumulators})
+	g := store.NewGrouper(store.Aggregation{Match: a.Match, Unwind: a.Unwind, GroupBy: a.GroupBy, Truncate: a.Truncate, Accumulators: a.Accumulators})
 	for cur.Next(ctx) {
 		d, err := fromRaw(cur.Current)
 		if err != nil {

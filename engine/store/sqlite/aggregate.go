@@ -25,18 +25,36 @@ func (s *Store) Aggregate(ctx context.Context, coll string, a store.Aggregation)
 	if ci == nil {
 		return []store.Doc{}, nil
 	}
+	// src(path) is the JSON document and path inside it that a group key or
+	// accumulator reads: with Unwind, paths below the unwound array read the
+	// element (u.value), the others the parent document.
+	src := func(path string) (doc, p string) {
+		if a.Unwind != "" && strings.HasPrefix(path, a.Unwind+".") {
+			return "u.value", strings.TrimPrefix(path, a.Unwind+".")
+		}
+		return "doc", path
+	}
 	var b sqlBuf
 	b.WriteString("SELECT ")
 	var cols []string
 	for _, g := range a.GroupBy {
+		doc, p := src(g)
+		if n, ok := a.Truncate[g]; ok {
+			cols = append(cols, fmt.Sprintf("CASE WHEN json_type(%s,'$.%s') = 'text' THEN json_quote(substr(json_extract(%s,'$.%s'),1,%d)) END", doc, p, doc, p, n))
+			continue
+		}
 		// The JSON text of the value (null and missing as SQL NULL) groups and
 		// reads back every type exactly.
-		cols = append(cols, "nullif(doc -> '$."+g+"', 'null')")
+		cols = append(cols, "nullif("+doc+" -> '$."+p+"', 'null')")
 	}
 	groupCols := len(cols)
 	for _, acc := range a.Accumulators {
-		e := jsonExpr(acc.Path)
-		typ := "json_type(doc,'$." + acc.Path + "')"
+		doc, p := src(acc.Path)
+		e := "json_extract(" + doc + ",'$." + p + "')"
+		if acc.Path == store.IDField {
+			e = jsonExpr(acc.Path)
+		}
+		typ := "json_type(" + doc + ",'$." + p + "')"
 		switch acc.Op {
 		case store.Count:
 			cols = append(cols, "count(*)")
@@ -50,8 +68,16 @@ func (s *Store) Aggregate(ctx context.Context, coll string, a store.Aggregation)
 	}
 	cols = append(cols, "count(*)") // documents in the group: none means no group
 	b.WriteString(strings.Join(cols, ", "))
-	b.WriteString(" FROM " + table(coll) + " WHERE ")
-	b.where(ci, a.Match)
+	if a.Unwind != "" {
+		// The match runs on the parent documents; json_each then gives one row
+		// per element (none for a missing or empty array).
+		b.WriteString(" FROM (SELECT doc FROM " + table(coll) + " WHERE ")
+		b.where(ci, a.Match)
+		b.WriteString(") AS m, json_each(m.doc, '$." + a.Unwind + "') AS u WHERE u.type = 'object'")
+	} else {
+		b.WriteString(" FROM " + table(coll) + " WHERE ")
+		b.where(ci, a.Match)
+	}
 	if groupCols > 0 {
 		b.WriteString(" GROUP BY ")
 		for i := range groupCols {

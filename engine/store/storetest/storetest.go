@@ -46,6 +46,7 @@ func Run(t *testing.T, open Opener) {
 		{"ProjectionAndCount", testProjectionCount},
 		{"DecimalsExact", testDecimals},
 		{"Aggregate", testAggregate},
+		{"AggregateUnwindAndTruncate", testAggregateUnwind},
 		{"DecimalSumOf100000Cents", testCentSum},
 		{"InsertManyStopsAtFirstFailure", testInsertMany},
 	}
