@@ -25,10 +25,11 @@ const ID = "https://yerp.dev/schemas/template.schema.json"
 var Template []byte
 
 var compiled struct {
-	once   sync.Once
-	pkg    *jsonschema.Schema
-	entity *jsonschema.Schema
-	err    error
+	once    sync.Once
+	pkg     *jsonschema.Schema
+	entity  *jsonschema.Schema
+	reports *jsonschema.Schema
+	err     error
 }
 
 // Compile returns the compiled schemas of a package manifest (#/$defs/package)
@@ -38,26 +39,38 @@ var compiled struct {
 // map[string]any, []any, string, bool, json.Number or a Go number, and nil.
 func Compile() (pkg, entity *jsonschema.Schema, err error) {
 	compiled.once.Do(func() {
-		compiled.pkg, compiled.entity, compiled.err = compile()
+		compiled.pkg, compiled.entity, compiled.reports, compiled.err = compile()
 	})
 	return compiled.pkg, compiled.entity, compiled.err
 }
 
-func compile() (pkg, entity *jsonschema.Schema, err error) {
+// Reports returns the compiled schema of a package's reports.yaml
+// (#/$defs/reports), compiled once with the others.
+func Reports() (*jsonschema.Schema, error) {
+	compiled.once.Do(func() {
+		compiled.pkg, compiled.entity, compiled.reports, compiled.err = compile()
+	})
+	return compiled.reports, compiled.err
+}
+
+func compile() (pkg, entity, reports *jsonschema.Schema, err error) {
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(Template))
 	if err != nil {
-		return nil, nil, fmt.Errorf("parse template schema: %w", err)
+		return nil, nil, nil, fmt.Errorf("parse template schema: %w", err)
 	}
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	if err := c.AddResource(ID, doc); err != nil {
-		return nil, nil, fmt.Errorf("add template schema: %w", err)
+		return nil, nil, nil, fmt.Errorf("add template schema: %w", err)
 	}
 	if pkg, err = c.Compile(ID + "#/$defs/package"); err != nil {
-		return nil, nil, fmt.Errorf("compile package schema: %w", err)
+		return nil, nil, nil, fmt.Errorf("compile package schema: %w", err)
 	}
 	if entity, err = c.Compile(ID + "#/$defs/entity"); err != nil {
-		return nil, nil, fmt.Errorf("compile entity schema: %w", err)
+		return nil, nil, nil, fmt.Errorf("compile entity schema: %w", err)
 	}
-	return pkg, entity, nil
+	if reports, err = c.Compile(ID + "#/$defs/reports"); err != nil {
+		return nil, nil, nil, fmt.Errorf("compile reports schema: %w", err)
+	}
+	return pkg, entity, reports, nil
 }

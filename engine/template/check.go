@@ -2,7 +2,6 @@ package template
 
 import (
 	"fmt"
-	"io/fs"
 	"reflect"
 	"regexp"
 	"slices"
@@ -19,6 +18,7 @@ type Model struct {
 	Packages map[string]*Package
 	Entities map[string]*Entity
 	Roles    map[string]Label
+	Reports  map[string]*Report // by package/name (see reports.go)
 }
 
 // Package is one installed package.
@@ -37,11 +37,21 @@ type Entity struct {
 	Decl     *EntityDecl
 	Env      reflect.Type        // environment type of its record expressions
 	Programs map[string]*Program // by place, e.g. "fields.total.compute"
+	Layouts  map[string]*Layout  // print layouts by print name, parsed (print.go)
 }
 
 // reservedNames cannot be field names: expressions use them for other things.
 // In a table row, "parent" (the record) is reserved too.
-var reservedNames = []string{"id", "version", "number", "state", "owner", "created_at", "created_by", "updated_at", "updated_by", "posting", "user", "input", "before"}
+// The engine's functions (stock, balance...) are reserved too.
+var reservedNames = append([]string{"id", "version", "number", "state", "owner", "created_at", "created_by", "updated_at", "updated_by", "posting", "user", "input", "before"}, engineFunctionNames()...)
+
+func engineFunctionNames() []string {
+	var names []string
+	for _, f := range engineFunctions {
+		names = append(names, f.Tag.Get("expr"))
+	}
+	return names
+}
 
 var textTypes = []string{"text", "longtext", "email", "phone", "barcode"}
 var numericTypes = []string{"int", "decimal", "money", "quantity", "percent"}
@@ -53,7 +63,7 @@ func Check(sources []*Source) (*Model, Diagnostics) {
 	var ds Diagnostics
 	c := &checker{
 		out:      &ds,
-		model:    &Model{Packages: map[string]*Package{}, Entities: map[string]*Entity{}, Roles: map[string]Label{}},
+		model:    &Model{Packages: map[string]*Package{}, Entities: map[string]*Entity{}, Roles: map[string]Label{}, Reports: map[string]*Report{}},
 		decls:    map[string]*EntityDecl{},
 		entityOf: map[string]*Source{},
 		broken:   map[string]bool{},
@@ -73,6 +83,7 @@ func Check(sources []*Source) (*Model, Diagnostics) {
 			}
 		}
 	}
+	c.reports(sources)
 	ds.Sort()
 	if ds.HasErrors() {
 		return nil, ds
@@ -200,6 +211,7 @@ func (c *checker) entity(src *Source, ef *EntityFile) {
 	ec.transitions()
 	ec.access()
 	ec.views()
+	ec.tracking()
 }
 
 // compile compiles one expression of the entity and files it under place.
@@ -460,15 +472,7 @@ func (ec *entityCheck) views() {
 			onForm[f.V] = true
 		}
 	}
-	for _, p := range e.Prints {
-		ec.label(ec.d, p.Val.Label, "print "+p.Key.V)
-		if p.Val.Template.V == "" {
-			continue
-		}
-		if _, err := fs.Stat(ec.src.Files, p.Val.Template.V); err != nil {
-			ec.d.errorf(p.Val.Template.Pos, "put the layout in the package, e.g. prints/"+p.Key.V+".html", "print %q: template %s does not exist in the package", p.Key.V, p.Val.Template.V)
-		}
-	}
+	ec.prints()
 	for _, ix := range e.Indexes {
 		for _, k := range ix {
 			ec.fieldRef(Str{strings.TrimPrefix(k.V, "-"), k.Pos}, true, "indexes")

@@ -174,6 +174,7 @@ type EntityDecl struct {
 	Form        []FormSectionDecl    `yaml:"form"`
 	Prints      Map[*PrintDecl]      `yaml:"prints"`
 	Indexes     []StrList            `yaml:"indexes"`
+	Tracking    *TrackingDecl        `yaml:"tracking"`
 }
 
 // FieldDecl is one field (also a table's column or a transition input).
@@ -337,4 +338,11 @@ type PrintDecl struct {
 	Label    Label `yaml:"label"`
 	Template Str   `yaml:"template"`
 	Paper    Str   `yaml:"paper"`
+}
+
+// TrackingDecl opts the entity into customer tracking links: what the customer
+// sees on the public page, and whether they may leave feedback.
+type TrackingDecl struct {
+	Fields   []Str `yaml:"fields"`
+	Feedback bool  `yaml:"feedback"`
 }

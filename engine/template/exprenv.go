@@ -107,7 +107,7 @@ func (b *typeBuilder) record(entity string, depth int) reflect.Type {
 		seen[f.Key.V] = true
 		fields = append(fields, exprField(f.Key.V, b.fieldType(f.Val, depth)))
 	}
-	t := reflect.StructOf(fields)
+	t := reflect.StructOf(uniqueFields(fields))
 	b.cache[key] = t
 	return t
 }
@@ -123,7 +123,23 @@ func (b *typeBuilder) row(cols Map[*FieldDecl], depth int) reflect.Type {
 		seen[c.Key.V] = true
 		fields = append(fields, exprField(c.Key.V, b.fieldType(c.Val, depth)))
 	}
-	return reflect.StructOf(fields)
+	return reflect.StructOf(uniqueFields(fields))
+}
+
+// uniqueFields drops every field whose expr name came before: a template
+// field named like a system name or an engine function ("state", "user",
+// "stock") is refused by the checker with a diagnostic, and must not crash
+// the building of the environment first.
+func uniqueFields(fields []reflect.StructField) []reflect.StructField {
+	seen := map[string]bool{}
+	out := fields[:0:0]
+	for _, f := range fields {
+		if name := f.Tag.Get("expr"); !seen[name] {
+			seen[name] = true
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // scope says which extra names an expression may use.
@@ -155,7 +171,7 @@ func (b *typeBuilder) env(e *EntityDecl, s scope) reflect.Type {
 		fields = append(fields, exprField("input", b.row(s.input, 0)))
 	}
 	fields = append(fields, engineFunctions...)
-	return reflect.StructOf(fields)
+	return reflect.StructOf(uniqueFields(fields))
 }
 
 // withAnyField returns env with the field name typed as any.
@@ -174,6 +190,7 @@ func withAnyField(env reflect.Type, name string) reflect.Type {
 // expression (they read the store); here they only give the checker their types.
 var engineFunctions = []reflect.StructField{
 	exprField("stock", reflect.TypeOf(func(item, warehouse any) decimal.Decimal { return decimal.Zero })),
+	exprField("on_hand", reflect.TypeOf(func(item, warehouse any) decimal.Decimal { return decimal.Zero })),
 	exprField("balance", reflect.TypeOf(func(party any) decimal.Decimal { return decimal.Zero })),
 	exprField("outstanding", reflect.TypeOf(func(voucher any) decimal.Decimal { return decimal.Zero })),
 }

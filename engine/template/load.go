@@ -26,7 +26,8 @@ type Source struct {
 	Dir      string // the package folder as given (used in diagnostics)
 	Package  *PackageDecl
 	Entities []*EntityFile
-	Files    fs.FS // the package folder, for prints
+	Reports  *ReportsFile // the package's reports.yaml, nil without one
+	Files    fs.FS        // the package folder, for prints
 	// Broken names the entities whose files could not be loaded (already
 	// reported), so that links to them are not reported again.
 	Broken []string
@@ -50,8 +51,9 @@ func compiledSchemas() (*jsonschema.Schema, *jsonschema.Schema, error) {
 	return packageSchema, entSch, schemaErr
 }
 
-// LoadPackage reads the package in folder dir of fsys: package.yaml and every
-// other *.yaml at its top level as an entity file. Files that fail YAML parsing
+// LoadPackage reads the package in folder dir of fsys: package.yaml, the
+// reports in reports.yaml, and every other *.yaml at its top level as an
+// entity file. Files that fail YAML parsing
 // or the JSON Schema are reported and left out; the rest are decoded. The
 // returned Source is nil only when package.yaml itself is unusable.
 func LoadPackage(fsys fs.FS, dir string) (*Source, Diagnostics) {
@@ -85,11 +87,20 @@ func LoadPackage(fsys fs.FS, dir string) (*Source, Diagnostics) {
 	}
 	names := make([]string, 0, len(entries))
 	for _, e := range entries {
-		if !e.IsDir() && strings.HasSuffix(e.Name(), ".yaml") && e.Name() != "package.yaml" {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".yaml") && e.Name() != "package.yaml" && e.Name() != ReportsFileName {
 			names = append(names, e.Name())
 		}
 	}
 	sort.Strings(names)
+	if data, err := fs.ReadFile(sub, ReportsFileName); err == nil {
+		file := path.Join(dir, ReportsFileName)
+		var rep ReportsDecl
+		if repSchema, err := schemas.Reports(); err != nil {
+			ds = append(ds, Diagnostic{File: "schemas/template.schema.json", Pos: Pos{1, 1}, Message: "the reports schema does not compile: " + err.Error()})
+		} else if loadFile(file, data, repSchema, reflect.TypeOf(rep), &rep, &ds) {
+			src.Reports = &ReportsFile{File: file, Decl: &rep}
+		}
+	}
 	for _, name := range names {
 		file := path.Join(dir, name)
 		data, err := fs.ReadFile(sub, name)

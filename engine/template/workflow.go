@@ -177,8 +177,21 @@ func (ec *entityCheck) effect(eff EffectDecl, s scope, place string) {
 				ec.d.errorf(b.LinkBack.Pos, "name a link field of "+b.Entity.V+" that points to "+ec.e.Entity.V, "create: link_back %q is not a link from %s to %s", b.LinkBack.V, b.Entity.V, ec.e.Entity.V)
 			}
 		}
+		if b.Link.V != "" {
+			if f, ok := ec.e.Fields.Get(b.Link.V); !ok || f == nil || f.Type.V != "link" || f.To.V != b.Entity.V {
+				ec.d.errorf(b.Link.Pos, "name a link field of "+ec.e.Entity.V+" that points to "+b.Entity.V, "create: link %q is not a link from %s to %s", b.Link.V, ec.e.Entity.V, b.Entity.V)
+			}
+		}
 	case "update", "transition":
 		if !need(b.Link.V != "", "link", k.V+": {link: sales_order, ...}") {
+			return
+		}
+		if k.V == "update" && b.Lines.V != "" {
+			ec.updateRows(k, b, s, place)
+			return
+		}
+		if k.V == "transition" && b.Lines.V != "" {
+			ec.transitionRows(b)
 			return
 		}
 		f, ok := ec.e.Fields.Get(b.Link.V)
@@ -269,6 +282,86 @@ func (ec *entityCheck) effect(eff EffectDecl, s scope, place string) {
 	default:
 		ec.d.errorf(k.Pos, didYouMean(k.V, effectKinds), "unknown effect %q", k.V)
 	}
+}
+
+// updateRows checks an update effect with lines: link names a link column of
+// that table, and each value is an expression over the row (.field) and the
+// record, giving a field of the linked entity.
+func (ec *entityCheck) updateRows(k Str, b *EffectBody, s scope, place string) {
+	table, ok := ec.e.Fields.Get(b.Lines.V)
+	if !ok || table == nil || table.Type.V != "table" {
+		var tables []string
+		for _, f := range ec.e.Fields {
+			if f.Val != nil && f.Val.Type.V == "table" {
+				tables = append(tables, f.Key.V)
+			}
+		}
+		ec.d.errorf(b.Lines.Pos, didYouMean(b.Lines.V, tables), "update: lines %q is not a table of %s", b.Lines.V, ec.e.Entity.V)
+		return
+	}
+	col, ok := table.Fields.Get(b.Link.V)
+	if !ok || col == nil || col.Type.V != "link" {
+		ec.d.errorf(b.Link.Pos, didYouMean(b.Link.V, table.Fields.Keys()), "update: %q is not a link column of %s", b.Link.V, b.Lines.V)
+		return
+	}
+	target, ok := ec.decls[col.To.V]
+	if !ok {
+		return // reported on the column
+	}
+	if !needEffectProp(ec.d, k, len(b.Values) > 0, "values", "update: {lines: lines, link: sales_order, values: {remitted: true}}") {
+		return
+	}
+	for _, v := range b.Values {
+		f, ok := target.Fields.Get(v.Key.V)
+		if !ok || f == nil {
+			ec.d.errorf(v.Key.Pos, didYouMean(v.Key.V, target.Fields.Keys()), "%s has no field %q", target.Entity.V, v.Key.V)
+			continue
+		}
+		if f.Compute.IsSet() {
+			ec.d.errorf(v.Key.Pos, "it is computed from other fields", "%s.%s is computed and cannot be set", target.Entity.V, v.Key.V)
+		}
+		ec.rowExpr(v.Val, s, b.Lines.V, ec.types.fieldWant(f), place+".values."+v.Key.V)
+	}
+}
+
+// transitionRows checks a transition effect with lines: link names a link
+// column of that table, and name a transition of the entity it links to.
+func (ec *entityCheck) transitionRows(b *EffectBody) {
+	table, ok := ec.e.Fields.Get(b.Lines.V)
+	if !ok || table == nil || table.Type.V != "table" {
+		var tables []string
+		for _, f := range ec.e.Fields {
+			if f.Val != nil && f.Val.Type.V == "table" {
+				tables = append(tables, f.Key.V)
+			}
+		}
+		ec.d.errorf(b.Lines.Pos, didYouMean(b.Lines.V, tables), "transition: lines %q is not a table of %s", b.Lines.V, ec.e.Entity.V)
+		return
+	}
+	col, ok := table.Fields.Get(b.Link.V)
+	if !ok || col == nil || col.Type.V != "link" {
+		ec.d.errorf(b.Link.Pos, didYouMean(b.Link.V, table.Fields.Keys()), "transition: %q is not a link column of %s", b.Link.V, b.Lines.V)
+		return
+	}
+	target, ok := ec.decls[col.To.V]
+	if !ok {
+		return // reported on the column
+	}
+	if b.Name.V == "" {
+		ec.d.errorf(b.Link.Pos, "e.g. transition: {lines: lines, link: sales_order, name: settle}", "transition effect needs name")
+		return
+	}
+	if _, ok := target.Transitions.Get(b.Name.V); !ok {
+		ec.d.errorf(b.Name.Pos, didYouMean(b.Name.V, target.Transitions.Keys()), "transition: %s has no transition %q", col.To.V, b.Name.V)
+	}
+}
+
+// needEffectProp reports a missing effect property; it returns whether it is set.
+func needEffectProp(d diags, k Str, set bool, prop, example string) bool {
+	if !set {
+		d.errorf(k.Pos, "e.g. "+example, "%s effect needs %s", k.V, prop)
+	}
+	return set
 }
 
 // values checks assignments to fields of entity target.
