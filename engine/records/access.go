@@ -3,6 +3,7 @@ package records
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/yerp/yerp/engine/template"
 )
@@ -71,6 +72,37 @@ func (e *Engine) canRead(ctx context.Context, u User, ent *template.Entity, rec 
 type fieldAccess struct {
 	hidden   map[string]bool // fields (or "table.column") the user may not read
 	readonly map[string]bool // fields the user may not write
+	// effect marks a write by one of the template's own effects: the template
+	// authorises it, so neither field access nor the fields' readonly and
+	// readonly_when apply (readonly means users cannot edit a field).
+	effect bool
+}
+
+// withDeclared adds the fields and table columns the template declares
+// readonly: true to fa's read-only fields, for a write by a user.
+func (fa fieldAccess) withDeclared(ent *template.EntityDecl) fieldAccess {
+	if fa.effect {
+		return fa
+	}
+	ro := maps.Clone(fa.readonly)
+	if ro == nil {
+		ro = map[string]bool{}
+	}
+	for _, f := range ent.Fields {
+		if f.Val == nil {
+			continue
+		}
+		if f.Val.Readonly {
+			ro[f.Key.V] = true
+		}
+		for _, c := range f.Val.Fields {
+			if c.Val != nil && c.Val.Readonly && !c.Val.Compute.IsSet() {
+				ro[f.Key.V+"."+c.Key.V] = true
+			}
+		}
+	}
+	fa.readonly = ro
+	return fa
 }
 
 // fields works out field access for rec: a field is hidden (or read-only) only

@@ -25,10 +25,11 @@ type Change struct {
 
 // Entry is one audit entry.
 type Entry struct {
-	Action     string         `json:"action"` // create, update, delete, transition
+	Action     string         `json:"action"` // create, update, delete, transition, feedback, link_created, link_revoked
 	Transition string         `json:"transition,omitempty"`
 	Input      map[string]any `json:"input,omitempty"`
 	Note       string         `json:"note,omitempty"`
+	Link       string         `json:"link,omitempty"` // the tracking link of feedback, link_created, link_revoked
 	User       string         `json:"user"`
 	At         string         `json:"at"`
 	Version    int64          `json:"version"`

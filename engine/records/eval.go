@@ -27,6 +27,9 @@ type evaluator struct {
 	// none), planned their values after the moves planned so far.
 	bins    map[string]store.Doc
 	planned map[string]map[string]decimal.Decimal
+	// changed are the linked records that earlier effects of this transition
+	// change ("entity/id" → the record as planned; chain.go).
+	changed map[string]Record
 }
 
 func (e *Engine) evaluator(ctx context.Context, ent *template.Entity, u User) *evaluator {
@@ -138,6 +141,18 @@ func (ev *evaluator) envDoc(fields template.Map[*template.FieldDecl], rec map[st
 		}
 	}
 	for _, f := range fields {
+		if f.Val != nil && f.Val.Type.V == "table" {
+			// Rows read by an expression over the table (all(lines,
+			// .item.barcode == .scanned)) see their links as records too.
+			rows, err := ev.linkRows(f.Val.Fields, doc[f.Key.V])
+			if err != nil {
+				return nil, err
+			}
+			if rows != nil {
+				doc[f.Key.V] = rows
+			}
+			continue
+		}
 		if f.Val == nil || f.Val.Type.V != "link" {
 			continue
 		}
@@ -158,6 +173,66 @@ func (ev *evaluator) envDoc(fields template.Map[*template.FieldDecl], rec map[st
 		doc["before"] = map[string]any(ev.before)
 	}
 	return doc, nil
+}
+
+// linkRows returns copies of the rows of a table whose link columns hold the
+// linked records instead of their ids (nil when the table has no link column
+// or no rows); the stored rows are not changed.
+func (ev *evaluator) linkRows(cols template.Map[*template.FieldDecl], v any) ([]any, error) {
+	rows, _ := v.([]any)
+	var links []*template.FieldDecl
+	var names []string
+	for _, c := range cols {
+		if c.Val != nil && c.Val.Type.V == "link" {
+			links = append(links, c.Val)
+			names = append(names, c.Key.V)
+		}
+	}
+	if len(rows) == 0 || len(links) == 0 {
+		return nil, nil
+	}
+	// One query per linked entity for the rows' links not read yet.
+	want := map[string][]string{}
+	for _, r := range rows {
+		row, _ := r.(map[string]any)
+		for j, f := range links {
+			if id, ok := row[names[j]].(string); ok && id != "" {
+				want[f.To.V] = append(want[f.To.V], id)
+			}
+		}
+	}
+	for entity, ids := range want {
+		if err := ev.fetchLinks(entity, ids); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]any, len(rows))
+	for i, r := range rows {
+		row, ok := r.(map[string]any)
+		if !ok {
+			out[i] = r
+			continue
+		}
+		cp := make(map[string]any, len(row))
+		for k, x := range row {
+			cp[k] = x
+		}
+		for j, f := range links {
+			id, ok := row[names[j]].(string)
+			if !ok || id == "" {
+				continue
+			}
+			linked, err := ev.linked(f.To.V, id)
+			if err != nil {
+				return nil, err
+			}
+			if linked != nil {
+				cp[names[j]] = linked
+			}
+		}
+		out[i] = cp
+	}
+	return out, nil
 }
 
 func toAnySlice(ss []string) []any {

@@ -797,6 +797,17 @@ func (ev *evaluator) functions(doc map[string]any, names []string, rec map[strin
 				st := ev.binState(it, wh)
 				return st[fOnHand].Sub(st[fReserved])
 			}
+		case "on_hand":
+			doc[n] = func(item, warehouse any) decimal.Decimal {
+				it, wh := idOf(item), idOf(warehouse)
+				if it == "" || wh == "" {
+					return decimal.Zero
+				}
+				if _, ok := ev.bins[binID(it, wh)]; !ok {
+					_ = ev.loadBins(append(ev.itemIDs(rec), it), wh) // a failed read counts as no stock
+				}
+				return ev.binState(it, wh)[fOnHand]
+			}
 		case "balance":
 			doc[n] = func(party any) decimal.Decimal { return ev.balance(idOf(party)) }
 		case "outstanding":

@@ -72,7 +72,7 @@ func (e *Engine) post(ctx context.Context, writes []write) error {
 // stage stores the writes as a pending posting held by this process, and
 // returns its status document.
 func (e *Engine) stage(ctx context.Context, writes []write) (store.Doc, error) {
-	id := store.NewID()
+	id := postingID(ctx) // under an idempotency key, the request's id (batch.go)
 	steps := make([]any, len(writes))
 	for i, w := range writes {
 		m := map[string]any{"op": w.Op, "coll": w.Coll, "id": w.ID, "from": w.From, "doc": w.Doc}
@@ -298,7 +298,7 @@ func (e *Engine) settled(ctx context.Context, rec Record) error {
 			return err
 		}
 	}
-	return fmt.Errorf("%w: a posting is still being applied to this record; try again", ErrConflict)
+	return errUnsettled
 }
 
 // writesOf reads the writes of a stored posting (its steps document).

@@ -21,6 +21,7 @@ func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess
 	ve := &ValidationError{}
 	creating := before == nil
 	ev.before = before
+	fa = fa.withDeclared(ent)
 	rec := Record{}
 	for k, v := range before {
 		rec[k] = v
@@ -39,13 +40,13 @@ func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess
 			continue
 		case f.Compute.IsSet():
 			continue // computed on the server; what the client sent is ignored
-		case f.Readonly || fa.readonly[key]:
+		case fa.readonly[key]:
 			if !equalValue(before[key], v) {
 				ve.add(key, "readonly", nil)
 			}
 			continue
 		}
-		if !creating && f.ReadonlyWhen.IsSet() {
+		if !creating && !fa.effect && f.ReadonlyWhen.IsSet() {
 			locked, err := ev.runBool("fields."+key+".readonly_when", before, nil, nil)
 			if err != nil {
 				return nil, err
@@ -193,6 +194,10 @@ func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess
 			}
 		case "attachment":
 			if err := ev.checkFile(ve, name, name, rec[name], before[name]); err != nil {
+				return nil, err
+			}
+		case "user":
+			if err := ev.checkUser(ve, name, f, rec[name], before[name]); err != nil {
 				return nil, err
 			}
 		}

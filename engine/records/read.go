@@ -72,6 +72,7 @@ func entryOf(d store.Doc, fa fieldAccess) Entry {
 	en.At, _ = d["at"].(string)
 	en.Transition, _ = d["transition"].(string)
 	en.Note, _ = d["note"].(string)
+	en.Link, _ = d["link"].(string)
 	en.Input, _ = d["input"].(map[string]any)
 	if v, ok := toDecimal(d["version"]); ok {
 		en.Version, _ = v.Int64()

@@ -58,6 +58,7 @@ type Engine struct {
 	users   Directory
 	modelAt func(ctx context.Context, pkg, version string) (*template.Model, error)
 	opts    Options
+	track   trackingKey // the key that signs tracking links (tracking.go)
 }
 
 // Options tune an Engine; the zero value is fine.

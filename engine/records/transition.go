@@ -238,7 +238,7 @@ func (e *Engine) transition(ctx context.Context, u User, entity, id, name string
 	out.Warnings = warnings
 	var saved Record
 	if len(others) == 0 {
-		delete(rec, fPosting) // a write of its own, not part of an earlier posting
+		stampRequest(ctx, rec) // a write of its own, not part of an earlier posting
 		d, err := e.st.Replace(ctx, entity, toDoc(rec))
 		if err != nil {
 			return Taken{}, e.writeError(ent, err)
@@ -297,6 +297,11 @@ func (ev *evaluator) transitionInput(t *template.TransitionDecl, input map[strin
 	for _, fe := range t.Input {
 		if fe.Val != nil && fe.Val.Required && isEmpty(in[fe.Key.V]) && !slices.ContainsFunc(ve.Errors, func(e FieldError) bool { return e.Path == "input."+fe.Key.V }) {
 			ve.add("input."+fe.Key.V, "required", nil)
+		}
+		if fe.Val != nil && fe.Val.Type.V == "user" {
+			if err := ev.checkUser(ve, "input."+fe.Key.V, fe.Val, in[fe.Key.V], nil); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := ve.orNil(); err != nil {
@@ -406,13 +411,11 @@ func transitionExtra(name string, in map[string]any, note string) store.Doc {
 	return extra
 }
 
-// otherRecord computes the writes of a create or update effect: the record,
-// checked against its template like any write (the template authorises the
-// effect, so field access does not apply), and its audit entry.
+// otherRecord computes the writes of a create or update effect (see
+// recordWrites).
 func (ev *evaluator) otherRecord(eff template.EffectDecl, place string, rec Record, in map[string]any) ([]write, error) {
 	e := ev.e
 	b := &eff.Body
-	actor := User{ID: ev.user.ID, Name: ev.user.Name, Roles: []string{AdminRole}, Lang: ev.user.Lang}
 	var target *template.Entity
 	var current Record
 	if eff.Kind.V == "create" {
@@ -425,7 +428,7 @@ func (ev *evaluator) otherRecord(eff template.EffectDecl, place string, rec Reco
 		}
 		target = e.model().Entities[f.To.V]
 		var err error
-		if current, err = e.get(ev.ctx, f.To.V, linkID); err != nil {
+		if current, err = ev.current(f.To.V, linkID); err != nil {
 			return nil, err
 		}
 	}
@@ -449,8 +452,86 @@ func (ev *evaluator) otherRecord(eff template.EffectDecl, place string, rec Reco
 	if b.LinkBack.V != "" {
 		values[b.LinkBack.V] = rec.ID()
 	}
+	return ev.recordWrites(target, current, values)
+}
+
+// updateRows plans an update effect with lines: the record each row's link
+// column points to gets the row's values. Two rows may not name one record
+// (their writes would race each other within the posting).
+func (ev *evaluator) updateRows(eff template.EffectDecl, place string, rec Record, in map[string]any) ([]write, error) {
+	e := ev.e
+	b := &eff.Body
+	table, _ := ev.ent.Decl.Fields.Get(b.Lines.V)
+	if table == nil {
+		return nil, fmt.Errorf("%w: %s is not a table", ErrNotFound, b.Lines.V)
+	}
+	col, _ := table.Fields.Get(b.Link.V)
+	if col == nil {
+		return nil, fmt.Errorf("%w: %s has no column %s", ErrNotFound, b.Lines.V, b.Link.V)
+	}
+	target := e.model().Entities[col.To.V]
+	if target == nil {
+		return nil, fmt.Errorf("%w: entity %s is not installed", ErrNotFound, col.To.V)
+	}
+	// Each value is one program over every row: map(lines, expr).
+	columns := map[string][]any{}
+	for _, v := range b.Values {
+		out, err := ev.runValue(place+".values."+v.Key.V, rec, in)
+		if err != nil {
+			return nil, err
+		}
+		columns[v.Key.V] = sliceOf(out)
+	}
+	rows, _ := rec[b.Lines.V].([]any)
+	seen := map[string]int{}
+	var ws []write
+	for i, r := range rows {
+		row, _ := r.(map[string]any)
+		path := fmt.Sprintf("%s[%d].%s", b.Lines.V, i, b.Link.V)
+		linkID, _ := row[b.Link.V].(string)
+		if linkID == "" {
+			return nil, &ValidationError{Errors: []FieldError{{Path: path, Code: "required"}}}
+		}
+		if j, dup := seen[linkID]; dup {
+			return nil, &ValidationError{Errors: []FieldError{{Path: path, Code: "duplicate", Params: map[string]any{"row": j + 1}}}}
+		}
+		seen[linkID] = i
+		current, err := ev.current(col.To.V, linkID)
+		if err != nil {
+			return nil, err
+		}
+		values := map[string]any{}
+		for _, v := range b.Values {
+			var out any
+			if c := columns[v.Key.V]; i < len(c) {
+				out = c[i]
+			}
+			f, _ := target.Decl.Fields.Get(v.Key.V)
+			if f == nil {
+				continue
+			}
+			if values[v.Key.V], err = stored(f, out); err != nil {
+				return nil, fmt.Errorf("%s: %w", v.Key.V, err)
+			}
+		}
+		w, err := ev.recordWrites(target, current, values)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, w...)
+	}
+	return ws, nil
+}
+
+// recordWrites computes the writes of a record that an effect creates
+// (current nil) or changes: the record, checked against its template like any
+// write (the template authorises the effect, so field access does not apply),
+// and its audit entry.
+func (ev *evaluator) recordWrites(target *template.Entity, current Record, values map[string]any) ([]write, error) {
+	e := ev.e
+	actor := User{ID: ev.user.ID, Name: ev.user.Name, Roles: []string{AdminRole}, Lang: ev.user.Lang}
 	tev := e.evaluator(ev.ctx, target, actor)
-	next, err := tev.prepare(current, values, fieldAccess{})
+	next, err := tev.prepare(current, values, fieldAccess{effect: true})
 	if err != nil {
 		return nil, err
 	}
@@ -529,12 +610,23 @@ func (ev *evaluator) plan(t *template.TransitionDecl, name string, before Record
 				continue
 			}
 		}
+		if eff.Kind.V == "update" && eff.Body.Lines.V != "" {
+			ws, err := ev.updateRows(eff, ep, rec, in)
+			if err != nil {
+				return nil, nil, "", nil, fmt.Errorf("effect %d (update) of %s: %w", i+1, name, err)
+			}
+			others = ev.chain(others, ws)
+			continue
+		}
 		if eff.Kind.V == "create" || eff.Kind.V == "update" {
 			ws, err := ev.otherRecord(eff, ep, rec, in)
 			if err != nil {
 				return nil, nil, "", nil, fmt.Errorf("effect %d (%s) of %s: %w", i+1, eff.Kind.V, name, err)
 			}
-			others = append(others, ws...)
+			if eff.Kind.V == "create" && eff.Body.Link.V != "" && len(ws) > 0 {
+				rec[eff.Body.Link.V] = ws[0].ID // this record links to the new one
+			}
+			others = ev.chain(others, ws)
 			continue
 		}
 		if eff.Kind.V == "transition" {
@@ -542,7 +634,7 @@ func (ev *evaluator) plan(t *template.TransitionDecl, name string, before Record
 			if err != nil {
 				return nil, nil, "", nil, fmt.Errorf("effect %d (transition) of %s: %w", i+1, name, err)
 			}
-			others = append(others, ws...)
+			others = ev.chain(others, ws)
 			continue
 		}
 		if eff.Kind.V == "stock" {
@@ -654,22 +746,67 @@ func (ev *evaluator) linkedTransition(eff template.EffectDecl, rec Record, depth
 	if depth >= maxLinkedTransitions {
 		return nil, fmt.Errorf("%w: transitions of linked records nest deeper than %d", ErrForbidden, maxLinkedTransitions)
 	}
-	e := ev.e
 	b := &eff.Body
+	if b.Lines.V != "" {
+		return ev.transitionRows(eff, rec, depth)
+	}
 	f, _ := ev.ent.Decl.Fields.Get(b.Link.V)
 	linkedID, _ := rec[b.Link.V].(string)
 	if f == nil || linkedID == "" {
 		return nil, fmt.Errorf("%w: %s is empty", ErrNotFound, b.Link.V)
 	}
-	target := e.model().Entities[f.To.V]
+	return ev.takeLinked(f.To.V, linkedID, b.Name.V, b.Link.V, depth)
+}
+
+// transitionRows plans a transition effect with lines: the transition is
+// taken on the record each row's link column points to, all of them in the
+// one posting or none. Two rows may not name one record.
+func (ev *evaluator) transitionRows(eff template.EffectDecl, rec Record, depth int) ([]write, error) {
+	b := &eff.Body
+	table, _ := ev.ent.Decl.Fields.Get(b.Lines.V)
+	if table == nil {
+		return nil, fmt.Errorf("%w: %s is not a table", ErrNotFound, b.Lines.V)
+	}
+	col, _ := table.Fields.Get(b.Link.V)
+	if col == nil {
+		return nil, fmt.Errorf("%w: %s has no column %s", ErrNotFound, b.Lines.V, b.Link.V)
+	}
+	rows, _ := rec[b.Lines.V].([]any)
+	seen := map[string]int{}
+	var ws []write
+	for i, r := range rows {
+		row, _ := r.(map[string]any)
+		path := fmt.Sprintf("%s[%d].%s", b.Lines.V, i, b.Link.V)
+		linkedID, _ := row[b.Link.V].(string)
+		if linkedID == "" {
+			return nil, &ValidationError{Errors: []FieldError{{Path: path, Code: "required"}}}
+		}
+		if j, dup := seen[linkedID]; dup {
+			return nil, &ValidationError{Errors: []FieldError{{Path: path, Code: "duplicate", Params: map[string]any{"row": j + 1}}}}
+		}
+		seen[linkedID] = i
+		w, err := ev.takeLinked(col.To.V, linkedID, b.Name.V, path, depth)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, w...)
+	}
+	return ws, nil
+}
+
+// takeLinked plans transition name on the record of entity with id linkedID,
+// on the template's authority; path names the link in errors.
+func (ev *evaluator) takeLinked(entity, linkedID, name, path string, depth int) ([]write, error) {
+	e := ev.e
+	target := e.model().Entities[entity]
 	if target == nil {
-		return nil, fmt.Errorf("%w: entity %s is not installed", ErrNotFound, f.To.V)
+		return nil, fmt.Errorf("%w: entity %s is not installed", ErrNotFound, entity)
 	}
-	t2, ok := target.Decl.Transitions.Get(b.Name.V)
+	t2, ok := target.Decl.Transitions.Get(name)
 	if !ok || t2 == nil {
-		return nil, fmt.Errorf("%w: %s has no transition %s", ErrNotFound, f.To.V, b.Name.V)
+		return nil, fmt.Errorf("%w: %s has no transition %s", ErrNotFound, entity, name)
 	}
-	linked, err := e.get(ev.ctx, f.To.V, linkedID)
+	linked, err := ev.current(entity, linkedID)
 	if err != nil {
 		return nil, err
 	}
@@ -679,13 +816,13 @@ func (ev *evaluator) linkedTransition(eff template.EffectDecl, rec Record, depth
 	case err != nil:
 		return nil, err
 	case reason == "state":
-		return nil, fmt.Errorf("%w: %s %s is in state %v", ErrNotAvailable, f.To.V, b.Name.V, linked[fState])
+		return nil, fmt.Errorf("%w: %s %s is in state %v", ErrNotAvailable, entity, name, linked[fState])
 	case reason == "check":
-		return nil, &ValidationError{Errors: []FieldError{{Path: b.Link.V, Code: "check", Params: map[string]any{"message": msg}}}}
+		return nil, &ValidationError{Errors: []FieldError{{Path: path, Code: "check", Params: map[string]any{"message": msg}}}}
 	case reason != "":
-		return nil, fmt.Errorf("%w: %s of %s cannot be taken by an effect (%s)", ErrForbidden, b.Name.V, f.To.V, reason)
+		return nil, fmt.Errorf("%w: %s of %s cannot be taken by an effect (%s)", ErrForbidden, name, entity, reason)
 	}
-	next, others, note, _, err := tev.plan(t2, b.Name.V, linked, map[string]any{}, depth+1)
+	next, others, note, _, err := tev.plan(t2, name, linked, map[string]any{}, depth+1)
 	if err != nil {
 		return nil, err
 	}
@@ -695,8 +832,8 @@ func (ev *evaluator) linkedTransition(eff template.EffectDecl, rec Record, depth
 	}
 	after[fVersion] = linked.Version() + 1
 	ws := []write{
-		{Op: "replace", Coll: f.To.V, ID: linkedID, From: linked.Version(), Doc: bare(next), Before: bare(linked)},
-		{Op: "insert", Coll: auditColl, ID: store.NewID(), Doc: e.auditDoc(ev.user, target, "transition", linked, after, transitionExtra(b.Name.V, nil, note))},
+		{Op: "replace", Coll: entity, ID: linkedID, From: linked.Version(), Doc: bare(next), Before: bare(linked)},
+		{Op: "insert", Coll: auditColl, ID: store.NewID(), Doc: e.auditDoc(ev.user, target, "transition", linked, after, transitionExtra(name, nil, note))},
 	}
 	return append(ws, others...), nil
 }

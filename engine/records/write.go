@@ -16,36 +16,9 @@ import (
 // check; it gets the initial state, the next number of its series, and the
 // user as owner. A *ValidationError lists every problem; nothing is written.
 func (e *Engine) Create(ctx context.Context, u User, entity string, values map[string]any) (Record, error) {
-	_, ent, err := e.entity(entity)
+	ent, rec, fa, err := e.checkCreate(ctx, u, entity, values)
 	if err != nil {
 		return nil, err
-	}
-	ev := e.evaluator(ctx, ent, u)
-	if !u.IsAdmin() && !e.mayCreate(ent, u) {
-		return nil, forbidden("create", entity)
-	}
-	// Field access for a record that does not exist yet: what the roles that
-	// may create allow.
-	fa, err := ev.fields("create", Record{fOwner: u.ID})
-	if err != nil {
-		return nil, err
-	}
-	rec, err := ev.prepare(nil, values, fa)
-	if err != nil {
-		return nil, err
-	}
-	if init := initialState(ent.Decl); init != "" {
-		rec[fState] = init
-	}
-	now := e.stamp()
-	rec[fOwner], rec[fCreatedBy], rec[fUpdatedBy] = u.ID, u.ID, u.ID
-	rec[fCreatedAt], rec[fUpdatedAt] = now, now
-	// The create rule may look at the values (e.g. only for own customers).
-	if ok, err := ev.can("create", rec); err != nil || !ok {
-		if err != nil {
-			return nil, err
-		}
-		return nil, forbidden("create", entity)
 	}
 	if err := e.ensureIndexes(ctx, ent); err != nil {
 		return nil, err
@@ -57,6 +30,9 @@ func (e *Engine) Create(ctx context.Context, u User, entity string, values map[s
 		}
 		rec[fNumber] = n
 	}
+	if id := reservedID(ctx); id != "" {
+		rec[fID] = id // under an idempotency key (batch.go): a second run meets this id
+	}
 	d, err := e.st.Insert(ctx, entity, toDoc(rec))
 	if err != nil {
 		return nil, e.writeError(ent, err)
@@ -66,6 +42,44 @@ func (e *Engine) Create(ctx context.Context, u User, entity string, values map[s
 		return nil, err
 	}
 	return project(saved, fa), nil
+}
+
+// checkCreate runs every check of Create and returns the record it would
+// store (without its number) and the field access it was checked with.
+// Nothing is written.
+func (e *Engine) checkCreate(ctx context.Context, u User, entity string, values map[string]any) (*template.Entity, Record, fieldAccess, error) {
+	_, ent, err := e.entity(entity)
+	if err != nil {
+		return nil, nil, fieldAccess{}, err
+	}
+	ev := e.evaluator(ctx, ent, u)
+	if !u.IsAdmin() && !e.mayCreate(ent, u) {
+		return nil, nil, fieldAccess{}, forbidden("create", entity)
+	}
+	// Field access for a record that does not exist yet: what the roles that
+	// may create allow.
+	fa, err := ev.fields("create", Record{fOwner: u.ID})
+	if err != nil {
+		return nil, nil, fieldAccess{}, err
+	}
+	rec, err := ev.prepare(nil, values, fa)
+	if err != nil {
+		return nil, nil, fieldAccess{}, err
+	}
+	if init := initialState(ent.Decl); init != "" {
+		rec[fState] = init
+	}
+	now := e.stamp()
+	rec[fOwner], rec[fCreatedBy], rec[fUpdatedBy] = u.ID, u.ID, u.ID
+	rec[fCreatedAt], rec[fUpdatedAt] = now, now
+	// The create rule may look at the values (e.g. only for own customers).
+	if ok, err := ev.can("create", rec); err != nil || !ok {
+		if err != nil {
+			return nil, nil, fieldAccess{}, err
+		}
+		return nil, nil, fieldAccess{}, forbidden("create", entity)
+	}
+	return ent, rec, fa, nil
 }
 
 // mayCreate reports whether one of the user's roles has any create rule.
@@ -92,49 +106,13 @@ func initialState(e *template.EntityDecl) string {
 // The state cannot be changed here (transitions do that), and a record is
 // locked in states that the user's roles may not edit.
 func (e *Engine) Update(ctx context.Context, u User, entity, id string, version int64, values map[string]any) (Record, error) {
-	_, ent, err := e.entity(entity)
+	ent, ev, rec, err := e.checkUpdate(ctx, u, entity, id, version, values)
 	if err != nil {
 		return nil, err
 	}
-	before, err := e.get(ctx, entity, id)
-	if err != nil {
-		return nil, err
-	}
-	ev := e.evaluator(ctx, ent, u)
-	if ok, err := ev.can("read", before); err != nil || !ok {
-		if err != nil {
-			return nil, err
-		}
-		return nil, fmt.Errorf("%w: %s %s", ErrNotFound, entity, id)
-	}
-	if before.Version() != version {
-		return nil, fmt.Errorf("%w: %s %s is at version %d, not %d", ErrConflict, entity, id, before.Version(), version)
-	}
-	if err := e.settled(ctx, before); err != nil {
-		return nil, err
-	}
-	if ok, err := ev.can("update", before); err != nil || !ok {
-		if err != nil {
-			return nil, err
-		}
-		return nil, forbidden("update", entity)
-	}
-	if err := lockedInState(ent.Decl, before, u); err != nil {
-		return nil, err
-	}
-	if _, ok := values[fState]; ok {
-		return nil, &ValidationError{Errors: []FieldError{{Path: fState, Code: "use_transition"}}}
-	}
-	fa, err := ev.fields("update", before)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := ev.prepare(before, values, fa)
-	if err != nil {
-		return nil, err
-	}
+	before := ev.before
 	rec[fUpdatedAt], rec[fUpdatedBy] = e.stamp(), u.ID
-	delete(rec, fPosting) // its posting is done (settled): this write is not part of it
+	stampRequest(ctx, rec) // its posting is done (settled): this write is not part of it
 	d, err := e.st.Replace(ctx, entity, toDoc(rec))
 	if err != nil {
 		return nil, e.writeError(ent, err)
@@ -148,6 +126,54 @@ func (e *Engine) Update(ctx context.Context, u User, entity, id string, version 
 		return nil, err
 	}
 	return project(saved, rfa), nil
+}
+
+// checkUpdate runs every check of Update and returns the record it would
+// store (before its timestamps); ev.before is the stored record. Nothing is
+// written.
+func (e *Engine) checkUpdate(ctx context.Context, u User, entity, id string, version int64, values map[string]any) (*template.Entity, *evaluator, Record, error) {
+	_, ent, err := e.entity(entity)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	before, err := e.get(ctx, entity, id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ev := e.evaluator(ctx, ent, u)
+	if ok, err := ev.can("read", before); err != nil || !ok {
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return nil, nil, nil, fmt.Errorf("%w: %s %s", ErrNotFound, entity, id)
+	}
+	if before.Version() != version {
+		return nil, nil, nil, fmt.Errorf("%w: %s %s is at version %d, not %d", ErrConflict, entity, id, before.Version(), version)
+	}
+	if err := e.settled(ctx, before); err != nil {
+		return nil, nil, nil, err
+	}
+	if ok, err := ev.can("update", before); err != nil || !ok {
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return nil, nil, nil, forbidden("update", entity)
+	}
+	if err := lockedInState(ent.Decl, before, u); err != nil {
+		return nil, nil, nil, err
+	}
+	if _, ok := values[fState]; ok {
+		return nil, nil, nil, &ValidationError{Errors: []FieldError{{Path: fState, Code: "use_transition"}}}
+	}
+	fa, err := ev.fields("update", before)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	rec, err := ev.prepare(before, values, fa)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return ent, ev, rec, nil
 }
 
 // lockedInState refuses edits in a state whose editable_by does not name one

@@ -42,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -90,7 +91,10 @@ type Step struct {
 	// (the sheet counted before a receipt, the invoice after its payment).
 	On string `yaml:"on"`
 	// Decide approves, rejects, returns or withdraws the approval last opened.
-	Decide      string         `yaml:"decide"`
+	Decide string `yaml:"decide"`
+	// Print renders the print layout of that name for the record, as the
+	// step's user, in zh-CN; expect: {printed: [text, ...]} checks the page.
+	Print       string         `yaml:"print"`
 	Comment     string         `yaml:"comment"`
 	Expect      map[string]any `yaml:"expect"`
 	ExpectError string         `yaml:"expect_error"`
@@ -114,6 +118,11 @@ func RunPackage(ctx context.Context, pkgFS fs.FS, dir string, catalog fs.FS, tmp
 		return nil, err
 	}
 	sort.Strings(files)
+	// A folder of its own under tmp, so that several packages run under one
+	// tmp never share a store.
+	if tmp, err = os.MkdirTemp(tmp, path.Base(dir)+"-"); err != nil {
+		return nil, err
+	}
 	var out []Result
 	for i, f := range files {
 		data, err := fs.ReadFile(pkgFS, f)
@@ -144,8 +153,13 @@ type env struct {
 	users    map[string]records.User
 	model    func() *template.Model
 	last     map[string]string // entity → id of the last record created
+	actor    records.User      // who takes the current step (list: expectations read as them)
 	cur      struct{ entity, id string }
 	approval string // the approval last opened
+	// warnings are the messages of the warn checks that did not hold on the
+	// last transition, as {zh-CN, en} texts.
+	warnings []map[string]string
+	printed  string // the page the last print step rendered
 }
 
 func run(ctx context.Context, pkgFS fs.FS, dir string, catalog fs.FS, dbPath string, tf File) []string {
@@ -293,6 +307,28 @@ func (e *env) checkStock(want any) []string {
 	return bad
 }
 
+// checkLists compares list: [{entity: E, filter: "expr", count: n}]: how
+// many records of E matching the filter the step's user can list (their read
+// rights apply, as in the API).
+func (e *env) checkLists(want any) []string {
+	var bad []string
+	items, _ := want.([]any)
+	for _, it := range items {
+		l, _ := it.(map[string]any)
+		entity, _ := l["entity"].(string)
+		filter, _ := l["filter"].(string)
+		page, err := e.eng.List(e.ctx, e.actor, entity, records.ListQuery{Filter: filter, Count: true, Limit: 1})
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("list %s [%s]: %v", entity, filter, err))
+			continue
+		}
+		if fmt.Sprint(page.Total) != fmt.Sprint(l["count"]) {
+			bad = append(bad, fmt.Sprintf("list %s [%s]: want %v records, got %d", entity, filter, l["count"], page.Total))
+		}
+	}
+	return bad
+}
+
 // checkBalance compares balance: {PARTY: amount}, parties by code.
 func (e *env) checkBalance(want any) []string {
 	var bad []string
@@ -317,6 +353,66 @@ func (e *env) checkBalance(want any) []string {
 	return bad
 }
 
+// checkWarnings compares warnings: [message, ...] with the warnings of the
+// last transition, in order; each message in zh-CN or en.
+func (e *env) checkWarnings(want any) []string {
+	list, _ := want.([]any)
+	var got []string
+	for _, w := range e.warnings {
+		got = append(got, w["zh-CN"]+" / "+w["en"])
+	}
+	ok := len(list) == len(e.warnings)
+	for i := 0; ok && i < len(list); i++ {
+		m := fmt.Sprint(list[i])
+		ok = m == e.warnings[i]["zh-CN"] || m == e.warnings[i]["en"]
+	}
+	if !ok {
+		return []string{fmt.Sprintf("warnings: want %q, got %q", list, got)}
+	}
+	return nil
+}
+
+// checkAccounts compares accounts: {PARTY: {receivable: n, provisional: n,
+// payable: n}}, each account's balance of the party (debits less credits; for
+// payable, credits less debits), parties by code.
+func (e *env) checkAccounts(want any) []string {
+	var bad []string
+	parties, _ := want.(map[string]any)
+	keys := make([]string, 0, len(parties))
+	for k := range parties {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		id, err := e.lookup("customer", k)
+		if err != nil {
+			if id, err = e.lookup("supplier", k); err != nil {
+				bad = append(bad, fmt.Sprintf("accounts: no customer or supplier %q", k))
+				continue
+			}
+		}
+		accounts, _ := parties[k].(map[string]any)
+		names := make([]string, 0, len(accounts))
+		for a := range accounts {
+			names = append(names, a)
+		}
+		sort.Strings(names)
+		for _, a := range names {
+			got := decimal.Zero
+			if d, err := e.st.Get(e.ctx, "sys_party_balances", a+":"+id); err == nil {
+				got, _ = decimal.Parse(fmt.Sprint(d["balance"]))
+			} else if !errors.Is(err, store.ErrNotFound) {
+				bad = append(bad, fmt.Sprintf("accounts %s %s: %v", k, a, err))
+				continue
+			}
+			if !same(got, accounts[a]) {
+				bad = append(bad, fmt.Sprintf("accounts %s %s: want %v, got %s", k, a, accounts[a], got))
+			}
+		}
+	}
+	return bad
+}
+
 func describe(s Step) string {
 	who := s.As
 	if who == "" {
@@ -331,6 +427,8 @@ func describe(s Step) string {
 		return who + " updates"
 	case s.Decide != "":
 		return who + " decides " + s.Decide
+	case s.Print != "":
+		return who + " prints " + s.Print
 	}
 	return who + " checks"
 }
@@ -358,10 +456,17 @@ func (e *env) step(s Step) string {
 	if !ok {
 		return fmt.Sprintf("unknown user %q (declare it under users:)", who)
 	}
+	e.actor = u
 	if s.On != "" {
 		id, ok := e.last[s.On]
 		if !ok {
-			return fmt.Sprintf("on: no %s created yet", s.On)
+			// A record an effect created (the delivery note of an order):
+			// the newest of the entity (ids are ordered by time).
+			page, err := e.st.Find(e.ctx, s.On, store.Query{Sort: []store.SortKey{{Path: store.IDField, Desc: true}}, Limit: 1})
+			if err != nil || len(page.Docs) == 0 {
+				return fmt.Sprintf("on: no %s created yet", s.On)
+			}
+			id = page.Docs[0].ID()
 		}
 		e.cur.entity, e.cur.id = s.On, id
 	}
@@ -373,7 +478,9 @@ func (e *env) step(s Step) string {
 		if vals, err = e.resolve(s.Create, s.Values); err != nil {
 			return err.Error()
 		}
-		rec, err = e.eng.Create(e.ctx, u, s.Create, vals)
+		if err = e.upload(u, s.Create, vals); err == nil {
+			rec, err = e.eng.Create(e.ctx, u, s.Create, vals)
+		}
 		if err == nil {
 			e.cur.entity, e.cur.id = s.Create, rec.ID()
 			e.last[s.Create] = rec.ID()
@@ -388,12 +495,13 @@ func (e *env) step(s Step) string {
 		}
 		if s.Transition != "" {
 			var in map[string]any
-			if in, err = e.resolveInput(s.Input); err != nil {
+			if in, err = e.resolveInput(s.Transition, s.Input); err != nil {
 				return err.Error()
 			}
 			var taken records.Taken
 			taken, err = e.eng.Transition(e.ctx, u, e.cur.entity, e.cur.id, s.Transition, stored.Version(), in)
 			rec = taken.Record
+			e.warnings = taken.Warnings
 			if taken.Approval != "" { // expect: {approval: open}
 				e.approval = taken.Approval
 				rec = records.Record{"approval": "open"}
@@ -407,7 +515,23 @@ func (e *env) step(s Step) string {
 			if vals, err = e.resolve(e.cur.entity, s.Update); err != nil {
 				return err.Error()
 			}
-			rec, err = e.eng.Update(e.ctx, u, e.cur.entity, e.cur.id, stored.Version(), vals)
+			keepRowKeys(vals, stored)
+			if err = e.upload(u, e.cur.entity, vals); err == nil {
+				rec, err = e.eng.Update(e.ctx, u, e.cur.entity, e.cur.id, stored.Version(), vals)
+			}
+		}
+	case s.Print != "":
+		if e.cur.id == "" {
+			return "no record yet: create one first"
+		}
+		var layout *template.Layout
+		var data *records.PrintData
+		if layout, data, err = e.eng.Print(e.ctx, u, e.cur.entity, e.cur.id, s.Print, "zh-CN"); err == nil {
+			var page bytes.Buffer
+			if err = layout.Template().Execute(&page, data); err == nil {
+				e.printed = page.String()
+				rec, err = e.eng.Get(e.ctx, u, e.cur.entity, e.cur.id)
+			}
 		}
 	case s.Decide != "":
 		if e.approval == "" {
@@ -437,6 +561,58 @@ func (e *env) step(s Step) string {
 		return fmt.Sprintf("unexpected error: %v", err)
 	}
 	return e.check(rec, s.Expect)
+}
+
+// upload stores, as user u, the files given to attachment fields as
+// {file: NAME, content: TEXT} and puts the file's id in their place.
+func (e *env) upload(u records.User, entity string, vals map[string]any) error {
+	ent := e.model().Entities[entity]
+	if ent == nil {
+		return nil
+	}
+	for k, v := range vals {
+		m, ok := v.(map[string]any)
+		f, _ := ent.Decl.Fields.Get(k)
+		if !ok || f == nil || f.Type.V != "attachment" {
+			continue
+		}
+		name, content := fmt.Sprint(m["file"]), fmt.Sprint(m["content"])
+		info, err := e.eng.Upload(e.ctx, u, entity, k, name, strings.NewReader(content))
+		if err != nil {
+			return err
+		}
+		vals[k] = info.ID
+	}
+	return nil
+}
+
+// keepRowKeys matches the rows of a table in an update to the stored rows by
+// position, the way a form edits them: the row at index i is the stored row i
+// with the cells given changed; the others (read-only columns too) keep their
+// values.
+func keepRowKeys(vals map[string]any, stored store.Doc) {
+	for k, v := range vals {
+		rows, ok := v.([]any)
+		if !ok {
+			continue
+		}
+		old, _ := stored[k].([]any)
+		for i, r := range rows {
+			row, ok := r.(map[string]any)
+			if !ok || i >= len(old) {
+				continue
+			}
+			prev, _ := old[i].(map[string]any)
+			if _, given := row["_row"]; given || prev["_row"] == nil {
+				continue
+			}
+			for c, cv := range prev { // cells not given keep their values
+				if _, given := row[c]; !given {
+					row[c] = cv
+				}
+			}
+		}
+	}
 }
 
 // errorCode names an engine error the way tests expect it.
@@ -508,6 +684,36 @@ func (e *env) check(rec records.Record, expect map[string]any) string {
 		}
 		if k == "stock" {
 			bad = append(bad, e.checkStock(want)...)
+			continue
+		}
+		if k == "list" { // [{entity, filter, count}]: records the step's user can list
+			bad = append(bad, e.checkLists(want)...)
+			continue
+		}
+		if k == "warnings" { // the warn checks that did not hold, by message (either language)
+			bad = append(bad, e.checkWarnings(want)...)
+			continue
+		}
+		if k == "printed" { // fragments of the page the print step rendered
+			list, _ := want.([]any)
+			for _, frag := range list {
+				if !strings.Contains(e.printed, fmt.Sprint(frag)) {
+					bad = append(bad, fmt.Sprintf("printed: %q is not on the page", frag))
+				}
+			}
+			continue
+		}
+		if k == "not_printed" { // text that must not be on the printed page
+			list, _ := want.([]any)
+			for _, frag := range list {
+				if strings.Contains(e.printed, fmt.Sprint(frag)) {
+					bad = append(bad, fmt.Sprintf("not_printed: %q is on the page", frag))
+				}
+			}
+			continue
+		}
+		if k == "accounts" {
+			bad = append(bad, e.checkAccounts(want)...)
 			continue
 		}
 		if k == "balance" {
@@ -668,10 +874,25 @@ func (e *env) lookup(entity, key string) (string, error) {
 	return "", fmt.Errorf("no %s with id, code or number %q", entity, key)
 }
 
-// resolveInput maps test user names in transition input to user ids.
-func (e *env) resolveInput(in map[string]any) (map[string]any, error) {
+// resolveInput maps test user names in transition input to user ids, and
+// link inputs given by code or number to the record's id.
+func (e *env) resolveInput(transition string, in map[string]any) (map[string]any, error) {
 	out := map[string]any{}
+	var decl *template.TransitionDecl
+	if ent := e.model().Entities[e.cur.entity]; ent != nil {
+		decl, _ = ent.Decl.Transitions.Get(transition)
+	}
 	for k, v := range in {
+		if decl != nil {
+			if f, ok := decl.Input.Get(k); ok && f != nil && f.Type.V == "link" {
+				id, err := e.lookup(f.To.V, fmt.Sprint(v))
+				if err != nil {
+					return nil, fmt.Errorf("input %s: %w", k, err)
+				}
+				out[k] = id
+				continue
+			}
+		}
 		if u, ok := e.users[fmt.Sprint(v)]; ok {
 			out[k] = u.ID
 			continue

@@ -1,0 +1,60 @@
+package records
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// readonly: true keeps users from editing a field or a table column, while
+// the template's own effects still write it.
+func TestReadonlyFieldsAreWrittenByEffectsOnly(t *testing.T) {
+	order := strings.Replace(chainOrder, "received: {type: quantity, default: 0,", "received: {type: quantity, default: 0, readonly: true,", 1)
+	order = strings.Replace(order, "fields:\n  lines:", "fields:\n  receipts: {type: int, default: 0, readonly: true, label: {zh-CN: 收货次数, en: Receipts}}\n  lines:", 1)
+	receipt := strings.Replace(chainReceipt, "      - transition: {link: po, name: mark_done,", "      - update: {link: po, values: {receipts: \"po.receipts + 1\"}}\n      - transition: {link: po, name: mark_done,", 1)
+	if order == chainOrder || receipt == chainReceipt {
+		t.Fatal("fixture: the replacements did not apply")
+	}
+	eng, wh, item := chainEngine(t, order, receipt)
+	admin := User{ID: "u-admin", Roles: []string{"admin"}}
+	ken := User{ID: "u-ken", Name: "Ken", Roles: []string{"warehouse"}}
+	po, err := eng.Create(ctx, admin, "po", map[string]any{"lines": []any{map[string]any{"item": item.ID(), "qty": "10"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Not even an admin edits them by hand.
+	rows := po["lines"].([]any)
+	row := rows[0].(map[string]any)
+	edited := map[string]any{rowKey: row[rowKey], "item": item.ID(), "qty": "10", "received": "10"}
+	_, err = eng.Update(ctx, admin, "po", po.ID(), po.Version(), map[string]any{"lines": []any{edited}, "receipts": 3})
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("editing read-only fields: %v, want a validation error", err)
+	}
+	codes := map[string]string{}
+	for _, fe := range ve.Errors {
+		codes[fe.Path] = fe.Code
+	}
+	if codes["lines[0].received"] != "readonly" || codes["receipts"] != "readonly" || len(codes) != 2 {
+		t.Fatalf("editing read-only fields gave %v, want lines[0].received and receipts readonly", codes)
+	}
+
+	// A receipt's effects write both.
+	gr, err := eng.Create(ctx, ken, "gr", map[string]any{"po": po.ID(), "warehouse": wh.ID(),
+		"lines": []any{map[string]any{"item": item.ID(), "qty": "4"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Transition(ctx, ken, "gr", gr.ID(), "receive", gr.Version(), nil); err != nil {
+		t.Fatalf("receive: %v", err)
+	}
+	got, err := eng.get(ctx, "po", po.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	row = got["lines"].([]any)[0].(map[string]any)
+	if !equalValue(row["received"], dec("4")) || !equalValue(got["receipts"], int64(1)) || got[fState] != "partial" {
+		t.Fatalf("after the receipt: received %v, receipts %v, state %v; want 4, 1, partial", row["received"], got["receipts"], got[fState])
+	}
+}
