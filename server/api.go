@@ -41,6 +41,7 @@ func mountAPI(app *fiber.App, d Deps) {
 	authed.Get("/records/:entity/:id/history", a.history)
 	authed.Get("/records/:entity/:id/transitions", a.transitions)
 	authed.Post("/records/:entity/:id/transitions/:name", a.transition)
+	authed.Post("/batch", a.batch)
 	authed.Post("/approvals/:id/:decision", a.decide)
 	authed.Get("/inbox", a.inbox)
 	authed.Get("/notifications", a.notifications)
@@ -49,6 +50,10 @@ func mountAPI(app *fiber.App, d Deps) {
 	authed.Get("/records/:entity/:id/files/:field", a.download)
 	authed.Get("/stock", a.stock)
 	authed.Get("/stock/below-minimum", a.belowMinimum)
+	mountDataIO(authed, a)
+	authed.Get("/records/:entity/:id/prints/:name", a.printLayout)
+	mountTracking(app, authed, a)
+	mountReports(authed, a)
 }
 
 type api struct{ d Deps }
@@ -245,6 +250,9 @@ func (a *api) create(c fiber.Ctx) error {
 	if err != nil {
 		return ignoreAnswered(err)
 	}
+	if key := c.Get(idempotencyKeyHeader); key != "" {
+		return a.createOnce(c, key, in) // batch.go
+	}
 	rec, err := a.d.Records.Create(c.Context(), user(c), c.Params("entity"), in)
 	if err != nil {
 		return fail(c, err)
@@ -371,6 +379,9 @@ func (a *api) transition(c fiber.Ctx) error {
 		if v, ok := in["input"].(map[string]any); ok {
 			input = v
 		}
+	}
+	if key := c.Get(idempotencyKeyHeader); key != "" {
+		return a.transitionOnce(c, key, version, input) // batch.go
 	}
 	taken, err := a.d.Records.Transition(c.Context(), user(c), c.Params("entity"), c.Params("id"), c.Params("name"), version, input)
 	if err != nil {

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"strconv"
+
 	"github.com/gofiber/fiber/v3"
 
 	"github.com/yerp/yerp/engine/records"
@@ -124,6 +126,8 @@ func (a *api) openAPI(c fiber.Ctx) error {
 		idParam := fiber.Map{"name": "id", "in": "path", "required": true, "schema": fiber.Map{"type": "string"}}
 		ifMatchParam := fiber.Map{"name": "If-Match", "in": "header", "required": true, "schema": fiber.Map{"type": "string"}, "description": "the record's version (its ETag)"}
 		tag := []string{name}
+		idempotencyParam := fiber.Map{"name": idempotencyKeyHeader, "in": "header", "schema": fiber.Map{"type": "string", "maxLength": records.MaxKeyLength},
+			"description": "apply once per key of the caller: a retry with the key gets the first answer"}
 		paths["/api/v1/records/"+name] = fiber.Map{
 			"get": fiber.Map{"tags": tag, "operationId": "list_" + name, "summary": "List " + label(ent.Decl.Label, "en"),
 				"parameters": []fiber.Map{
@@ -139,7 +143,7 @@ func (a *api) openAPI(c fiber.Ctx) error {
 						"type": "object", "properties": fiber.Map{"records": fiber.Map{"type": "array", "items": ref}, "next": fiber.Map{"type": "string"}, "total": fiber.Map{"type": "integer"}}}}}},
 					"400": problemResp("a bad filter, sort or limit"),
 				}},
-			"post": fiber.Map{"tags": tag, "operationId": "create_" + name,
+			"post": fiber.Map{"tags": tag, "operationId": "create_" + name, "parameters": []fiber.Map{idempotencyParam},
 				"requestBody": fiber.Map{"required": true, "content": fiber.Map{"application/json": fiber.Map{"schema": ref}}},
 				"responses":   fiber.Map{"201": one, "422": problemResp("invalid values"), "403": problemResp("not allowed")}},
 		}
@@ -158,6 +162,7 @@ func (a *api) openAPI(c fiber.Ctx) error {
 				"200": fiber.Map{"description": "audit entries", "content": fiber.Map{"application/json": fiber.Map{"schema": fiber.Map{"type": "object"}}}}}},
 		}
 	}
+	paths["/api/v1/batch"] = batchPath(problemResp)
 	return c.JSON(fiber.Map{
 		"openapi": "3.1.0",
 		"info":    fiber.Map{"title": "yerp API", "version": a.d.Info.Version, "description": "Generated from the installed templates."},
@@ -168,4 +173,35 @@ func (a *api) openAPI(c fiber.Ctx) error {
 		},
 		"security": []fiber.Map{{"bearer": []string{}}},
 	})
+}
+
+// batchPath describes POST /api/v1/batch.
+func batchPath(problemResp func(string) fiber.Map) fiber.Map {
+	op := fiber.Map{"type": "object", "required": []string{"key", "op", "entity"}, "additionalProperties": false, "properties": fiber.Map{
+		"key":        fiber.Map{"type": "string", "maxLength": records.MaxKeyLength, "description": "idempotency key, unique per user"},
+		"op":         fiber.Map{"type": "string", "enum": []string{records.OpCreate, records.OpUpdate, records.OpTransition}},
+		"entity":     fiber.Map{"type": "string"},
+		"id":         fiber.Map{"type": "string", "description": "the record, or $n for the record of operation n of this batch"},
+		"ref":        fiber.Map{"type": "string", "description": "the key of an earlier operation of this batch whose record this is"},
+		"version":    fiber.Map{"type": "integer", "minimum": 1},
+		"values":     fiber.Map{"type": "object"},
+		"transition": fiber.Map{"type": "string"},
+		"input":      fiber.Map{"type": "object"},
+	}}
+	result := fiber.Map{"type": "object", "properties": fiber.Map{
+		"key": fiber.Map{"type": "string"}, "status": fiber.Map{"type": "integer"}, "record": fiber.Map{"type": "object"},
+		"warnings": fiber.Map{"type": "array"}, "approval": fiber.Map{"type": "string"},
+		"problem": fiber.Map{"$ref": "#/components/schemas/Problem"}, "replayed": fiber.Map{"type": "boolean"},
+	}}
+	return fiber.Map{"post": fiber.Map{"tags": []string{"batch"}, "operationId": "batch",
+		"summary": "Apply up to " + strconv.Itoa(records.MaxBatch) + " writes, each once per idempotency key",
+		"requestBody": fiber.Map{"required": true, "content": fiber.Map{"application/json": fiber.Map{"schema": fiber.Map{
+			"type": "object", "required": []string{"operations"}, "properties": fiber.Map{
+				"operations": fiber.Map{"type": "array", "maxItems": records.MaxBatch, "items": op}}}}}},
+		"responses": fiber.Map{
+			"200": fiber.Map{"description": "one result per operation", "content": fiber.Map{"application/json": fiber.Map{"schema": fiber.Map{
+				"type": "object", "properties": fiber.Map{"results": fiber.Map{"type": "array", "items": result}}}}}},
+			"400": problemResp("not a batch"),
+			"413": problemResp("too many operations"),
+		}}}
 }

@@ -88,6 +88,7 @@ var messages = map[string][2]string{
 	"check":                {"{message}", "{message}"},
 	"receiver_cannot_read": {"接收人无权查看此记录", "the receiver may not read this record"},
 	"unknown_user":         {"用户不存在或已停用", "is not an active user"},
+	"wrong_role":           {"该用户没有所需的角色（{role}）", "names a user without the role {role}"},
 	"assign_to_nobody":     {"请选择接收人", "needs a receiver"},
 	"wrong_password":       {"当前密码不正确", "is not the current password"},
 	"weak_password":        {"密码至少 {min} 个字符，且不能与用户名相同", "needs at least {min} characters and must differ from the username"},
@@ -95,6 +96,12 @@ var messages = map[string][2]string{
 	"insufficient_stock":   {"库存不足：{item} 在 {warehouse} 需要 {asked}，可用 {available}", "Not enough stock: {item} in {warehouse}, asked {asked}, available {available}"},
 	"not_found":            {"记录不存在", "names a record that does not exist"},
 	"stale_count":          {"{item} 在 {warehouse} 盘点（{counted_at}）后又有出入库（{moved_at}），请重新盘点或确认", "{item} in {warehouse} moved at {moved_at}, after it was counted at {counted_at}; count it again or confirm the count"},
+	"key_reused":           {"此幂等键已用于内容不同的请求", "was already used for a request with other content"},
+	"key_in_progress":      {"使用此幂等键的请求仍在处理中，请稍后重试", "belongs to a request that is still being applied; try again shortly"},
+	"unknown_op":           {"不支持的操作 {op}（可用 create、update、transition）", "is not an operation (create, update or transition): {op}"},
+	"bad_ref":              {"引用的操作不在本批次中之前的位置：{ref}", "does not name an earlier operation of this batch: {ref}"},
+	"ref_failed":           {"引用的操作 {ref} 未成功", "names operation {ref}, which failed"},
+	"too_many_operations":  {"一批最多 {max} 个操作", "allows at most {max} operations per batch"},
 }
 
 // message renders a field error in language l.
@@ -140,7 +147,13 @@ var titles = map[int][2]string{
 
 // problem writes an error answer.
 func problem(c fiber.Ctx, status int, detail string, fields []records.FieldError) error {
-	l := lang(c)
+	p := newProblem(lang(c), status, detail, fields)
+	c.Set(fiber.HeaderContentType, "application/problem+json; charset=utf-8")
+	return c.Status(status).JSON(p, "application/problem+json; charset=utf-8")
+}
+
+// newProblem is an error answer in language l.
+func newProblem(l string, status int, detail string, fields []records.FieldError) Problem {
 	t := titles[status]
 	title := t[0]
 	if l == "en" {
@@ -150,34 +163,49 @@ func problem(c fiber.Ctx, status int, detail string, fields []records.FieldError
 	for _, fe := range fields {
 		p.Errors = append(p.Errors, ProblemField{Field: fe.Path, Code: fe.Code, Message: message(l, fe), Params: fe.Params})
 	}
-	c.Set(fiber.HeaderContentType, "application/problem+json; charset=utf-8")
-	return c.Status(status).JSON(p, "application/problem+json; charset=utf-8")
+	return p
 }
 
 // fail maps an engine error to its problem answer.
 func fail(c fiber.Ctx, err error) error {
-	var ve *records.ValidationError
 	var rl *auth.RateLimitError
 	switch {
-	case errors.As(err, &ve):
-		return problem(c, fiber.StatusUnprocessableEntity, "", ve.Errors)
-	case errors.Is(err, records.ErrNotFound):
-		return problem(c, fiber.StatusNotFound, "", nil)
-	case errors.Is(err, records.ErrForbidden):
-		return problem(c, fiber.StatusForbidden, strings.TrimPrefix(err.Error(), "records: forbidden: "), nil)
-	case errors.Is(err, records.ErrConflict):
-		return problem(c, fiber.StatusConflict, "", nil)
-	case errors.Is(err, records.ErrNotAvailable), errors.Is(err, records.ErrNeedsApproval), errors.Is(err, records.ErrApprovalPending):
-		return problem(c, fiber.StatusConflict, strings.TrimPrefix(err.Error(), "records: "), nil)
 	case errors.As(err, &rl):
 		c.Set(fiber.HeaderRetryAfter, fmt.Sprint(int(rl.RetryAfter.Seconds())+1))
 		return problem(c, fiber.StatusTooManyRequests, "", nil)
 	case errors.Is(err, auth.ErrBadCredentials), errors.Is(err, auth.ErrUnauthenticated):
 		return problem(c, fiber.StatusUnauthorized, "", nil)
-	case errors.Is(err, store.ErrInvalid):
-		return problem(c, fiber.StatusBadRequest, err.Error(), nil)
+	}
+	if status, detail, fields, ok := classify(err); ok {
+		if errors.Is(err, records.ErrInProgress) {
+			c.Set(fiber.HeaderRetryAfter, "1")
+		}
+		return problem(c, status, detail, fields)
 	}
 	return err // logged by the error handler; the client gets a 500 problem
+}
+
+// classify gives the status, detail and field problems of an engine error;
+// ok is false for an error no client can act on (a 500).
+func classify(err error) (status int, detail string, fields []records.FieldError, ok bool) {
+	var ve *records.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		return fiber.StatusUnprocessableEntity, "", ve.Errors, true
+	case errors.Is(err, records.ErrNotFound):
+		return fiber.StatusNotFound, "", nil, true
+	case errors.Is(err, records.ErrForbidden):
+		return fiber.StatusForbidden, strings.TrimPrefix(err.Error(), "records: forbidden: "), nil, true
+	case errors.Is(err, records.ErrInProgress):
+		return fiber.StatusConflict, "", []records.FieldError{{Path: "key", Code: "key_in_progress"}}, true
+	case errors.Is(err, records.ErrConflict):
+		return fiber.StatusConflict, "", nil, true
+	case errors.Is(err, records.ErrNotAvailable), errors.Is(err, records.ErrNeedsApproval), errors.Is(err, records.ErrApprovalPending):
+		return fiber.StatusConflict, strings.TrimPrefix(err.Error(), "records: "), nil, true
+	case errors.Is(err, store.ErrInvalid):
+		return fiber.StatusBadRequest, err.Error(), nil, true
+	}
+	return 0, "", nil, false
 }
 
 // errorHandler answers every unhandled error as a problem.

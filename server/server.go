@@ -12,6 +12,7 @@ import (
 	"github.com/yerp/yerp/engine/auth"
 	"github.com/yerp/yerp/engine/packages"
 	"github.com/yerp/yerp/engine/records"
+	"github.com/yerp/yerp/engine/reports"
 )
 
 // Pinger is what the readiness check needs of the store.
@@ -32,7 +33,10 @@ type Deps struct {
 	Auth     *auth.Service
 	Records  *records.Engine
 	Packages *packages.Service
-	Info     Info
+	// Reports runs the packages' reports; without it the report routes are
+	// not served.
+	Reports *reports.Engine
+	Info    Info
 	// SecureCookies marks the session cookie Secure (set when serving TLS or
 	// behind a TLS proxy).
 	SecureCookies bool
@@ -51,6 +55,10 @@ func New(d Deps) *fiber.App {
 		IdleTimeout:  2 * time.Minute,
 		BodyLimit:    8 << 20,
 		ErrorHandler: errorHandler,
+		// Params, queries and headers are otherwise views into a buffer that
+		// the next request reuses; the engine and the stores keep some of them
+		// (a collection name from :entity in the SQLite catalog).
+		Immutable: true,
 	})
 	app.Get("/healthz", func(c fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok", "version": d.Info.Version, "store": d.Info.Store})

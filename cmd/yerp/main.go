@@ -29,6 +29,7 @@ import (
 	"github.com/yerp/yerp/engine/auth"
 	"github.com/yerp/yerp/engine/packages"
 	"github.com/yerp/yerp/engine/records"
+	"github.com/yerp/yerp/engine/reports"
 	"github.com/yerp/yerp/engine/store"
 	"github.com/yerp/yerp/engine/store/mongo"
 	"github.com/yerp/yerp/engine/store/sqlite"
@@ -52,6 +53,7 @@ Usage:
   yerp template ...    install, upgrade, roll back, export and import template packages
   yerp user ...        add users, set passwords and roles
   yerp verify          finish crashed postings, check stock and balances against the ledgers
+  yerp import          import records from a CSV or XLSX file (--entity, --file, --dry-run, --as)
   yerp version         print the version
 
 Run "yerp serve -h" for the flags of serve.
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return userCmd(ctx, args[1:], stdout, stderr)
 	case "verify":
 		return verifyCmd(ctx, args[1:], stdout, stderr)
+	case "import":
+		return importCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "yerp", version)
 		return 0
@@ -149,11 +153,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "yerp serve: listen on %s: %v (use --addr to pick another address)\n", *addr, err)
 		return 1
 	}
-	app := server.New(server.Deps{Store: st, Auth: users, Records: eng, Packages: svc, Info: server.Info{Version: version, Store: kind}})
+	app := server.New(server.Deps{Store: st, Auth: users, Records: eng, Packages: svc, Reports: reports.New(st, eng, svc.Model, nil), Info: server.Info{Version: version, Store: kind}})
 	log.Info("yerp serving", "url", "http://"+ln.Addr().String(), "store", kind, "version", version)
 
 	// Every minute: expired sessions, tokens and login counters are removed,
-	// and postings left pending by a crashed process are finished.
+	// postings left pending by a crashed process are finished, and
+	// idempotency keys past their retention are dropped.
 	go func() {
 		tick := time.NewTicker(time.Minute)
 		defer tick.Stop()
@@ -167,6 +172,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 				}
 				if _, err := eng.Recover(ctx, time.Minute); err != nil {
 					log.Warn("recovery of pending postings failed", "err", err)
+				}
+				if _, err := eng.PurgeKeys(ctx); err != nil {
+					log.Warn("purge of expired idempotency keys failed", "err", err)
 				}
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -91,7 +92,7 @@ func TestServeHealthAndShutdown(t *testing.T) {
 	var page struct{ Total int }
 	json.NewDecoder(resp.Body).Decode(&page)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || page.Total != 3 {
+	if resp.StatusCode != 200 || page.Total < 50 {
 		t.Fatalf("demo customers: status %d, %d customers", resp.StatusCode, page.Total)
 	}
 	if !strings.Contains(stderr.String(), "sales1") || !strings.Contains(stderr.String(), "sales_manager") {
@@ -225,7 +226,11 @@ func TestTestCommand(t *testing.T) {
 	if code := run(context.Background(), []string{"test", "../../templates"}, &stdout, &stderr); code != 0 {
 		t.Fatalf("yerp test templates: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
-	if !strings.Contains(stdout.String(), "ok    templates/core/tests/master_data.yaml") || !strings.Contains(stdout.String(), "1 passed, 0 failed") {
+	files, err := filepath.Glob("../../templates/*/tests/*.yaml")
+	if err != nil || len(files) < 30 {
+		t.Fatalf("catalog test files: %d, %v", len(files), err)
+	}
+	if !strings.Contains(stdout.String(), "ok    templates/core/tests/master_data.yaml") || !strings.Contains(stdout.String(), fmt.Sprintf("\n%d passed, 0 failed", len(files))) {
 		t.Fatalf("report: %s", stdout.String())
 	}
 	// A failing expectation: the step, what was expected and what came.
