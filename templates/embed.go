@@ -6,5 +6,5 @@ import "embed"
 
 // FS holds one folder per package (package.yaml, entity files, prints, tests).
 //
-//go:embed core
+//go:embed core cod crm inventory purchasing sales settlement
 var FS embed.FS
