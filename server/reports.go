@@ -70,6 +70,13 @@ func columnsJSON(cols []reports.Column, l string) []fiber.Map {
 	out := make([]fiber.Map, len(cols))
 	for i, c := range cols {
 		out[i] = fiber.Map{"name": c.Name, "label": label(c.Label, l), "kind": c.Kind, "type": c.Type}
+		if len(c.Options) > 0 {
+			opts := fiber.Map{}
+			for v, lbl := range c.Options {
+				opts[v] = label(lbl, l)
+			}
+			out[i]["options"] = opts
+		}
 	}
 	return out
 }
@@ -113,10 +120,16 @@ func (a *api) runReport(c fiber.Ctx) error {
 }
 
 // cell is what an export shows for a value of column col: a link key's title,
-// numbers exactly as computed.
-func cell(row store.Doc, col reports.Column) any {
+// a select option's or a state's label in language l, numbers exactly as
+// computed.
+func cell(row store.Doc, col reports.Column, l string) any {
 	if t, ok := row[reports.TitleKey(col.Name)]; ok {
 		return t
+	}
+	if s, ok := row[col.Name].(string); ok {
+		if lbl, ok := col.Options[s]; ok {
+			return label(lbl, l)
+		}
 	}
 	switch v := row[col.Name].(type) {
 	case nil:
@@ -148,7 +161,7 @@ func reportCSV(c fiber.Ctx, res *reports.Result, l string) error {
 	for _, row := range res.Rows {
 		rec := make([]string, len(res.Columns))
 		for i, col := range res.Columns {
-			rec[i] = fmt.Sprint(cell(row, col))
+			rec[i] = fmt.Sprint(cell(row, col, l))
 		}
 		_ = w.Write(rec)
 	}
@@ -175,7 +188,7 @@ func reportXLSX(c fiber.Ctx, res *reports.Result, l string) error {
 		for i, col := range res.Columns {
 			ref, _ := excelize.CoordinatesToCellName(i+1, r+2)
 			var err error
-			switch v := cell(row, col).(type) {
+			switch v := cell(row, col, l).(type) {
 			case decimal.Decimal:
 				// The exact decimal text, stored as a number cell.
 				err = f.SetCellDefault(sheet, ref, v.String())

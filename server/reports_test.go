@@ -30,6 +30,11 @@ label: {zh-CN: 订单, en: Order}
 fields:
   customer: {type: link, to: customer, required: true, label: {zh-CN: 客户, en: Customer}}
   total: {type: money, label: {zh-CN: 金额, en: Total}}
+  channel:
+    type: select
+    options: [shop, phone]
+    option_labels: {shop: {zh-CN: 门店, en: Shop}, phone: {zh-CN: 电话, en: Phone}}
+    label: {zh-CN: 渠道, en: Channel}
 access:
   sales: {read: "owner == user.id", create: true}
   sales_manager: {read: true}
@@ -45,6 +50,13 @@ access:
     sort: -amount
     filters: [customer]
     roles: [sales, sales_manager]
+  by_channel:
+    label: {zh-CN: 渠道汇总, en: By channel}
+    source: order
+    group: [channel]
+    measures:
+      orders: {count: true, label: {zh-CN: 单数, en: Orders}}
+    roles: [sales_manager]
 `,
 }
 
@@ -107,12 +119,13 @@ func startReports(t *testing.T, st store.Store) *reportHarness {
 		rh.ids[c.key] = rec["id"].(string)
 	}
 	rh.alice, rh.bob, rh.mia = rh.login("alice", "alice-password-1"), rh.login("bob", "bob-password-1"), rh.login("mia", "mia-password-1")
-	for _, o := range []struct{ customer, owner, total string }{
+	for i, o := range []struct{ customer, owner, total string }{
 		{"C1", "alice", "100.10"}, {"C1", "bob", "0.20"}, {"C2", "alice", "33.33"},
 		{"C2", "bob", "1000"}, {"C1", "alice", "0.01"}, {"C2", "alice", "12.34"},
 	} {
 		c := map[string]*client{"alice": rh.alice, "bob": rh.bob}[o.owner]
-		rh.call(c, "POST", "/api/v1/records/order", fmt.Sprintf(`{"customer":%q,"total":%q}`, rh.ids[o.customer], o.total), nil, 201, nil)
+		channel := []string{"shop", "phone", "shop"}[i%3] // 4 shop, 2 phone
+		rh.call(c, "POST", "/api/v1/records/order", fmt.Sprintf(`{"customer":%q,"total":%q,"channel":%q}`, rh.ids[o.customer], o.total, channel), nil, 201, nil)
 		rh.orders = append(rh.orders, o)
 	}
 	return rh
@@ -169,7 +182,7 @@ func TestReportsAPI(t *testing.T) {
 				}
 			}
 			rh.call(rh.mia, "GET", "/api/v1/reports", "", map[string]string{"Accept-Language": "en"}, 200, &out)
-			if len(out.Reports) != 1 || out.Reports[0].Label != "Sales by customer" || len(out.Reports[0].Filters) != 1 || out.Reports[0].Filters[0].Label != "Customer" {
+			if len(out.Reports) != 2 || out.Reports[0].Label != "Sales by customer" || len(out.Reports[0].Filters) != 1 || out.Reports[0].Filters[0].Label != "Customer" || out.Reports[1].Label != "By channel" {
 				t.Fatalf("reports: %+v", out)
 			}
 			rh.call(rh.mia, "GET", "/api/v1/reports", "", map[string]string{"Accept-Language": "zh-CN"}, 200, &out)
@@ -219,6 +232,31 @@ func TestReportsAPI(t *testing.T) {
 				t.Fatal(err)
 			}
 			checkTable(t, recs, []string{"Customer", "Orders", "Amount"}, rh.want(""), byTitle)
+		})
+
+		t.Run("OptionLabels", func(t *testing.T) {
+			for lang, want := range map[string][]string{"zh-CN": {"渠道", "门店", "电话"}, "en": {"Channel", "Shop", "Phone"}} {
+				data, _ := rh.raw(rh.mia, "/api/v1/reports/shop/by_channel?format=csv", lang, 200)
+				recs, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff")))).ReadAll()
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := map[string]string{}
+				for _, r := range recs[1:] {
+					got[r[0]] = r[1]
+				}
+				if recs[0][0] != want[0] || got[want[1]] != "4" || got[want[2]] != "2" || len(got) != 2 {
+					t.Errorf("%s: %v, want %s with %s 4 and %s 2", lang, recs, want[0], want[1], want[2])
+				}
+			}
+			var out struct {
+				Columns []struct{ Options map[string]string }
+				Rows    []map[string]any
+			}
+			rh.call(rh.mia, "GET", "/api/v1/reports/shop/by_channel", "", nil, 200, &out)
+			if len(out.Columns) == 0 || out.Columns[0].Options["phone"] != "电话" || len(out.Rows) != 2 {
+				t.Errorf("JSON keeps the values and gives the labels with the column: %+v", out)
+			}
 		})
 
 		t.Run("XLSX", func(t *testing.T) {

@@ -52,6 +52,8 @@ type Column struct {
 	Kind  string         `json:"kind"` // key, measure or bucket
 	Type  string         `json:"type"` // the field type, "month", or "count"
 	Label template.Label `json:"-"`
+	// Options are the labels of a select or state key's values.
+	Options map[string]template.Label `json:"-"`
 }
 
 // Result is a report's answer. Each row maps column names to values: group
@@ -268,6 +270,28 @@ func measure(r *template.Report, name string) *template.ReportMeasure {
 	return nil
 }
 
+// optionLabels returns the labels of f's values when f is a select field
+// with option labels, or the state of r's entity; nil otherwise.
+func optionLabels(r *template.Report, f template.ReportField) map[string]template.Label {
+	out := map[string]template.Label{}
+	switch {
+	case f.Decl != nil:
+		for _, o := range f.Decl.OptionLabels {
+			out[o.Key.V] = o.Val
+		}
+	case f.Path == "state" && r.Entity != nil:
+		for _, s := range r.Entity.Decl.States {
+			if s.Val != nil {
+				out[s.Key.V] = s.Val.Label
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 func dateAcc(i int) string { return fmt.Sprintf("date__%d", i) }
 
 // Columns lists the result columns of r: keys, measures, then ageing columns.
@@ -278,6 +302,7 @@ func Columns(r *template.Report) []Column {
 		if k.Month {
 			c.Type, c.Label = "month", template.MonthLabel
 		}
+		c.Options = optionLabels(r, k.Field)
 		out = append(out, c)
 	}
 	for _, me := range r.Measures {
