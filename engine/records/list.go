@@ -188,24 +188,5 @@ func Readable(ent *template.Entity, u User) bool {
 // fields minus those hidden from the user, plus the system fields.
 func (e *Engine) querySchema(ent *template.Entity, u User) query.Schema {
 	hidden := HiddenFields(ent, u)
-	s := query.Schema{
-		fID: {Type: "text"}, fNumber: {Type: "text"}, fState: {Type: "text"},
-		fOwner: {Type: "user"}, fCreatedAt: {Type: "datetime"}, fUpdatedAt: {Type: "datetime"},
-	}
-	for _, fe := range ent.Decl.Fields {
-		if fe.Val == nil || hidden[fe.Key.V] {
-			continue
-		}
-		qf := query.Field{Type: fe.Val.Type.V}
-		if fe.Val.Type.V == "table" {
-			qf.Fields = map[string]query.Field{}
-			for _, c := range fe.Val.Fields {
-				if c.Val != nil && !hidden[fe.Key.V+"."+c.Key.V] {
-					qf.Fields[c.Key.V] = query.Field{Type: c.Val.Type.V}
-				}
-			}
-		}
-		s[fe.Key.V] = qf
-	}
-	return s
+	return template.EntitySchema(ent.Decl, func(path string) bool { return hidden[path] })
 }

@@ -2,6 +2,7 @@ package template
 
 import (
 	"fmt"
+	"github.com/yerp/yerp/engine/query"
 	"reflect"
 	"regexp"
 	"slices"
@@ -489,7 +490,9 @@ func (ec *entityCheck) access() {
 		}
 		for op, rule := range map[string]*BoolOrExpr{"read": acc.Read, "create": acc.Create, "update": acc.Update, "delete": acc.Delete} {
 			if rule != nil && rule.Const == nil {
-				ec.compile(rule.Expr, scope{}, wantBool, "access."+a.Key.V+"."+op)
+				if ec.compile(rule.Expr, scope{}, wantBool, "access."+a.Key.V+"."+op) != nil && op == "read" {
+					ec.filterRule(a.Key.V, rule.Expr)
+				}
 			}
 		}
 		if acc.Fields != nil {
@@ -499,6 +502,21 @@ func (ec *entityCheck) access() {
 				}
 			}
 		}
+	}
+}
+
+// filterRule checks that a read rule can become a store filter, as it does
+// on every list: it may only compare the record's own fields with values and
+// user.id, user.name, user.roles.
+func (ec *entityCheck) filterRule(role string, x Expr) {
+	vars := query.Vars{"user": map[string]any{"id": "", "name": "", "roles": []string{}}}
+	if _, err := query.Parse(x.Src, EntitySchema(ec.e, nil), vars); err != nil {
+		p, msg := x.Pos, err.Error()
+		if qe, ok := err.(*query.Error); ok {
+			p.Col += qe.Col - 1
+			msg = qe.Msg
+		}
+		ec.d.errorf(p, "a read rule filters every list in the store: compare this record's own fields with values or user.id", "access.%s.read must become a store filter: %s", role, msg)
 	}
 }
 
@@ -537,4 +555,33 @@ func strs(ss []Str) []string {
 		out[i] = s.V
 	}
 	return out
+}
+
+// EntitySchema is what filters over records of e may name: the system
+// fields and every field (with its table columns) that hidden does not
+// report (nil hides nothing).
+func EntitySchema(e *EntityDecl, hidden func(path string) bool) query.Schema {
+	if hidden == nil {
+		hidden = func(string) bool { return false }
+	}
+	s := query.Schema{
+		"id": {Type: "text"}, "number": {Type: "text"}, "state": {Type: "text"},
+		"owner": {Type: "user"}, "created_at": {Type: "datetime"}, "updated_at": {Type: "datetime"},
+	}
+	for _, fe := range e.Fields {
+		if fe.Val == nil || hidden(fe.Key.V) {
+			continue
+		}
+		qf := query.Field{Type: fe.Val.Type.V}
+		if fe.Val.Type.V == "table" {
+			qf.Fields = map[string]query.Field{}
+			for _, c := range fe.Val.Fields {
+				if c.Val != nil && !hidden(fe.Key.V+"."+c.Key.V) {
+					qf.Fields[c.Key.V] = query.Field{Type: c.Val.Type.V}
+				}
+			}
+		}
+		s[fe.Key.V] = qf
+	}
+	return s
 }
