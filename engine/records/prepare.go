@@ -182,14 +182,15 @@ func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess
 						ve.add(path, "required", nil)
 					}
 					if col.Val.Type.V == "link" {
-						if err := ev.checkLink(ve, path, col.Val, row[col.Key.V]); err != nil {
+						place := "fields." + name + ".fields." + col.Key.V
+						if err := ev.checkLink(ve, path, place, col.Val, row[col.Key.V], columnValues(before[name], col.Key.V)); err != nil {
 							return nil, err
 						}
 					}
 				}
 			}
 		case "link":
-			if err := ev.checkLink(ve, name, f, rec[name]); err != nil {
+			if err := ev.checkLink(ve, name, "fields."+name, f, rec[name], []any{before[name]}); err != nil {
 				return nil, err
 			}
 		case "attachment":
@@ -276,8 +277,11 @@ func coerceField(ve *ValidationError, path string, f *template.FieldDecl, v any)
 }
 
 // checkLink reports a link to a record that does not exist or that the user
-// may not read (the two look the same, so links do not reveal records).
-func (ev *evaluator) checkLink(ve *ValidationError, path string, f *template.FieldDecl, v any) error {
+// may not read (the two look the same, so links do not reveal records), and
+// a newly chosen record that the field's filter (program place.filter) does
+// not allow. A value in kept (what the field held before) stays allowed, so
+// a record linking to an item made inactive since can still be saved.
+func (ev *evaluator) checkLink(ve *ValidationError, path, place string, f *template.FieldDecl, v any, kept []any) error {
 	id, ok := v.(string)
 	if !ok || id == "" {
 		return nil
@@ -297,8 +301,35 @@ func (ev *evaluator) checkLink(ve *ValidationError, path string, f *template.Fie
 	}
 	if !readable {
 		ve.add(path, "link_not_found", map[string]any{"entity": f.To.V})
+		return nil
+	}
+	if p := ev.ent.Programs[place+".filter"]; p != nil && !slices.Contains(kept, v) {
+		tev := ev.e.evaluator(ev.ctx, target, ev.user)
+		doc, err := tev.envDoc(target.Decl.Fields, rec, p.Names)
+		if err != nil {
+			return err
+		}
+		env, err := p.Env(doc)
+		if err != nil {
+			return fmt.Errorf("records: %s.filter: %w", place, err)
+		}
+		if out, err := p.Run(env); err != nil || out != true {
+			ve.add(path, "link_filtered", map[string]any{"entity": f.To.V})
+		}
 	}
 	return nil
+}
+
+// columnValues lists the values of column col in the rows of a stored table.
+func columnValues(table any, col string) []any {
+	rows, _ := table.([]any)
+	out := make([]any, 0, len(rows))
+	for _, r := range rows {
+		if row, ok := r.(map[string]any); ok {
+			out = append(out, row[col])
+		}
+	}
+	return out
 }
 
 func isEmpty(v any) bool {

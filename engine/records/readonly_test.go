@@ -58,3 +58,33 @@ func TestReadonlyFieldsAreWrittenByEffectsOnly(t *testing.T) {
 		t.Fatalf("after the receipt: received %v, receipts %v, state %v; want 4, 1, partial", row["received"], got["receipts"], got[fState])
 	}
 }
+
+// A link's filter holds on the server: a newly chosen record must pass it,
+// while a record that already links to one that no longer passes (an item
+// made inactive since) can still be saved.
+func TestLinkFilterOnWrites(t *testing.T) {
+	order := strings.Replace(chainOrder, "item: {type: link, to: item, required: true,", "item: {type: link, to: item, required: true, filter: \"active\",", 1)
+	if order == chainOrder {
+		t.Fatal("fixture: the replacement did not apply")
+	}
+	eng, _, item := chainEngine(t, order, chainReceipt)
+	admin := User{ID: "u-admin", Roles: []string{"admin"}}
+	po, err := eng.Create(ctx, admin, "po", map[string]any{"lines": []any{map[string]any{"item": item.ID(), "qty": "10"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if item, err = eng.Update(ctx, admin, "item", item.ID(), item.Version(), map[string]any{"active": false}); err != nil {
+		t.Fatal(err)
+	}
+	row := po["lines"].([]any)[0].(map[string]any)
+	if _, err := eng.Update(ctx, admin, "po", po.ID(), po.Version(), map[string]any{"lines": []any{
+		map[string]any{rowKey: row[rowKey], "item": item.ID(), "qty": "12"},
+	}}); err != nil {
+		t.Fatalf("keeping an item made inactive since: %v", err)
+	}
+	_, err = eng.Create(ctx, admin, "po", map[string]any{"lines": []any{map[string]any{"item": item.ID(), "qty": "1"}}})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Path != "lines[0].item" || ve.Errors[0].Code != "link_filtered" {
+		t.Fatalf("choosing an inactive item: %v, want lines[0].item link_filtered", err)
+	}
+}
