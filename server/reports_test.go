@@ -56,6 +56,8 @@ access:
     group: [channel]
     measures:
       orders: {count: true, label: {zh-CN: 单数, en: Orders}}
+      amount: {sum: total, label: {zh-CN: 销售额, en: Amount}}
+      average: {ratio: [amount, orders], label: {zh-CN: 单均（%）, en: Per order (%)}}
     roles: [sales_manager]
 `,
 }
@@ -256,6 +258,20 @@ func TestReportsAPI(t *testing.T) {
 			rh.call(rh.mia, "GET", "/api/v1/reports/shop/by_channel", "", nil, 200, &out)
 			if len(out.Columns) == 0 || out.Columns[0].Options["phone"] != "电话" || len(out.Rows) != 2 {
 				t.Errorf("JSON keeps the values and gives the labels with the column: %+v", out)
+			}
+			// The ratio is 100 × amount / orders per channel, from the fixture.
+			sums, counts := map[string]decimal.Decimal{}, map[string]int64{}
+			for i, o := range rh.orders {
+				ch := []string{"shop", "phone", "shop"}[i%3]
+				sums[ch] = sums[ch].Add(decimal.MustParse(o.total))
+				counts[ch]++
+			}
+			for _, row := range out.Rows {
+				ch := fmt.Sprint(row["channel"])
+				want, _ := sums[ch].Mul(decimal.FromInt(100)).Div(decimal.FromInt(counts[ch]), 2)
+				if got := decimal.MustParse(fmt.Sprint(row["average"])); !got.Equal(want) {
+					t.Errorf("%s: ratio %v, want %v", ch, got, want)
+				}
 			}
 		})
 

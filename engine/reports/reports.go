@@ -203,6 +203,9 @@ func (e *Engine) Run(ctx context.Context, u records.User, pkg, name string, para
 		}
 	}
 	for _, me := range r.Measures {
+		if me.Op == "ratio" {
+			continue // computed from two other measures after grouping
+		}
 		acc := store.Accumulator{Op: store.AccOp(me.Op), As: me.Name}
 		if me.Field != nil {
 			acc.Path = me.Field.Path
@@ -211,7 +214,7 @@ func (e *Engine) Run(ctx context.Context, u records.User, pkg, name string, para
 	}
 	inGo := r.Buckets != nil // ageing folds units into groups: order and cut after
 	if r.Sort != "" {
-		if me := measure(r, r.Sort); me != nil && me.Times != nil {
+		if me := measure(r, r.Sort); me != nil && (me.Times != nil || me.Op == "ratio") {
 			inGo = true // the sort key is computed after grouping
 		}
 	}
@@ -241,6 +244,7 @@ func (e *Engine) Run(ctx context.Context, u records.User, pkg, name string, para
 	if err := e.times(ctx, m, r, res.Rows); err != nil {
 		return nil, err
 	}
+	ratios(r, res.Rows)
 	if inGo {
 		keys := make([]string, len(r.Keys))
 		for i, k := range r.Keys {
@@ -313,6 +317,9 @@ func Columns(r *template.Report) []Column {
 		if me.Times != nil {
 			typ = me.Times.Type
 		}
+		if me.Op == "ratio" {
+			typ = "percent"
+		}
 		out = append(out, Column{Name: me.Name, Kind: "measure", Type: typ, Label: me.Label})
 	}
 	if b := r.Buckets; b != nil {
@@ -351,6 +358,27 @@ func (e *Engine) times(ctx context.Context, m *template.Model, r *template.Repor
 		}
 	}
 	return nil
+}
+
+// ratios computes each ratio measure as 100 × Of / Per, rounded to two
+// places; a row whose denominator is zero or empty gets no value.
+func ratios(r *template.Report, rows []store.Doc) {
+	for _, me := range r.Measures {
+		if me.Op != "ratio" {
+			continue
+		}
+		for _, row := range rows {
+			num, _, _ := store.ToDecimal(row[me.Of])
+			den, _, _ := store.ToDecimal(row[me.Per])
+			row[me.Name] = nil
+			if den.IsZero() {
+				continue
+			}
+			if q, err := num.Mul(decimal.FromInt(100)).Div(den, 2); err == nil {
+				row[me.Name] = q
+			}
+		}
+	}
 }
 
 // distinct returns the string values of col in rows, each once.

@@ -77,6 +77,9 @@ type MeasureDecl struct {
 	Min   Str   `yaml:"min"`
 	Max   Str   `yaml:"max"`
 	Times Str   `yaml:"times"`
+	// Ratio is [numerator, denominator]: two other measures of the report;
+	// the measure is 100 × numerator / denominator (a percentage).
+	Ratio StrList `yaml:"ratio"`
 }
 
 // BucketsDecl are the ageing columns of a report.
@@ -115,13 +118,15 @@ type ReportKey struct {
 // ReportMeasure is one measure of a compiled report.
 type ReportMeasure struct {
 	Name  string
-	Op    string       // count, sum, avg, min, max
+	Op    string       // count, sum, avg, min, max, ratio
 	Field *ReportField // nil for count
 	// Times multiplies a sum by a field of the record that the group key
 	// TimesKey links to.
 	Times    *ReportField
 	TimesKey string
-	Label    Label
+	// Of and Per name the measures a ratio divides (Op "ratio").
+	Of, Per string
+	Label   Label
 }
 
 // ReportBuckets are the ageing columns of a compiled report.
@@ -309,6 +314,7 @@ func (rc *reportCheck) check(name Str) bool {
 	for _, me := range decl.Measures {
 		rc.measure(name.V, me.Key, me.Val)
 	}
+	rc.ratios(name.V, decl)
 	if r.Unwind != "" {
 		for i, m := range r.Measures {
 			if (m.Op == "sum" || m.Op == "avg") && m.Field != nil && m.Field.Table == "" {
@@ -360,6 +366,28 @@ func filterKind(typ string) string {
 		return "range"
 	}
 	return ""
+}
+
+// ratios checks that each ratio divides two other measures that are not
+// ratios themselves.
+func (rc *reportCheck) ratios(report string, decl *ReportDecl) {
+	for _, m := range rc.r.Measures {
+		if m.Op != "ratio" || m.Of == "" {
+			continue
+		}
+		d, _ := decl.Measures.Get(m.Name)
+		var names []string
+		for _, o := range rc.r.Measures {
+			if o.Op != "ratio" {
+				names = append(names, o.Name)
+			}
+		}
+		for j, part := range []string{m.Of, m.Per} {
+			if !slices.Contains(names, part) {
+				rc.d.errorf(d.Ratio[j].Pos, didYouMean(part, names), "report %q: measure %s: %q is not a measure of this report (a ratio divides two count, sum, avg, min or max measures)", report, m.Name, part)
+			}
+		}
+	}
 }
 
 func measurePath(m *MeasureDecl) Str {
@@ -528,6 +556,15 @@ func (rc *reportCheck) measure(report string, name Str, m *MeasureDecl) {
 		out.Op, p = "min", m.Min
 	case m.Max.V != "":
 		out.Op, p = "max", m.Max
+	case len(m.Ratio) > 0:
+		out.Op = "ratio"
+		if len(m.Ratio) != 2 {
+			rc.d.errorf(m.Ratio[0].Pos, "e.g. ratio: [on_time, receipts]", "report %q: measure %s: ratio takes two measures, a numerator and a denominator", report, name.V)
+		} else {
+			out.Of, out.Per = m.Ratio[0].V, m.Ratio[1].V
+		}
+		rc.r.Measures = append(rc.r.Measures, out) // the names are checked once all measures are known
+		return
 	}
 	if out.Op != "count" {
 		f := rc.field(p, "measure "+name.V, true)
