@@ -321,20 +321,11 @@ func ignoreAnswered(err error) error {
 // upload stores a file for an attachment field: the body is the file (or a
 // multipart form with a "file" part); ?name= or the part gives its name.
 func (a *api) upload(c fiber.Ctx) error {
-	name := c.Query("name")
-	var r io.Reader = bytes.NewReader(c.Body())
-	if strings.HasPrefix(c.Get(fiber.HeaderContentType), "multipart/form-data") {
-		fh, err := c.FormFile("file")
-		if err != nil {
-			return problem(c, fiber.StatusBadRequest, "send the file in a form part named file", nil)
-		}
-		f, err := fh.Open()
-		if err != nil {
-			return fail(c, err)
-		}
-		defer f.Close()
-		r, name = f, fh.Filename
+	r, name, err := requestFile(c)
+	if err != nil {
+		return fileError(c, err)
 	}
+	defer r.Close()
 	info, err := a.d.Records.Upload(c.Context(), user(c), c.Params("entity"), c.Params("field"), name, r)
 	if err != nil {
 		return fail(c, err)
@@ -493,4 +484,33 @@ func (a *api) changePassword(c fiber.Ctx) error {
 	}
 	c.ClearCookie(sessionCookie)
 	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// errNoFilePart is a multipart request without a part named file.
+var errNoFilePart = errors.New("no form part named file")
+
+// requestFile returns the file a request carries: its body, or the multipart
+// part named file; ?name= or the part gives the file's name. The caller
+// closes it.
+func requestFile(c fiber.Ctx) (io.ReadCloser, string, error) {
+	if !strings.HasPrefix(c.Get(fiber.HeaderContentType), "multipart/form-data") {
+		return io.NopCloser(bytes.NewReader(c.Body())), c.Query("name"), nil
+	}
+	fh, err := c.FormFile("file")
+	if err != nil {
+		return nil, "", errNoFilePart
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return nil, "", err
+	}
+	return f, fh.Filename, nil
+}
+
+// fileError answers a requestFile error.
+func fileError(c fiber.Ctx, err error) error {
+	if errors.Is(err, errNoFilePart) {
+		return problem(c, fiber.StatusBadRequest, "send the file in a form part named file", nil)
+	}
+	return fail(c, err)
 }

@@ -74,21 +74,14 @@ func (h *dataIO) importFile(c fiber.Ctx) error {
 	if _, err := h.a.d.Records.Entity(entity); err != nil {
 		return fail(c, err)
 	}
-	data, name := c.Body(), c.Query("name")
-	if strings.HasPrefix(c.Get(fiber.HeaderContentType), "multipart/form-data") {
-		fh, err := c.FormFile("file")
-		if err != nil {
-			return problem(c, fiber.StatusBadRequest, "send the file in a form part named file", nil)
-		}
-		f, err := fh.Open()
-		if err != nil {
-			return fail(c, err)
-		}
-		defer f.Close()
-		if data, err = io.ReadAll(f); err != nil {
-			return fail(c, err)
-		}
-		name = fh.Filename
+	f, name, err := requestFile(c)
+	if err != nil {
+		return fileError(c, err)
+	}
+	data, err := io.ReadAll(f) // a copy: the job outlives the request's body
+	f.Close()
+	if err != nil {
+		return fail(c, err)
 	}
 	if format == "" {
 		switch {
@@ -101,8 +94,6 @@ func (h *dataIO) importFile(c fiber.Ctx) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "file", Code: "no_header"}})
 	}
-	// The body belongs to the request: keep a copy for a job that outlives it.
-	data = bytes.Clone(data)
 	u := user(c)
 	opt := dataio.Options{Format: format, Sheet: c.Query("sheet"), DryRun: c.Query("dry_run") == "true", Lang: lang(c), Message: message}
 	job, err := h.jobs.Start(c.Context(), u, entity, name, opt)

@@ -775,8 +775,8 @@ func TestIPKey(t *testing.T) {
 		"fe80::1%eth0":       "fe80::/64",
 		"not an ip":          "not an ip",
 	} {
-		if got := ipKey(ip); got != want {
-			t.Errorf("ipKey(%q) = %q, want %q", ip, got, want)
+		if got := IPKey(ip); got != want {
+			t.Errorf("IPKey(%q) = %q, want %q", ip, got, want)
 		}
 	}
 }

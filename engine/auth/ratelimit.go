@@ -52,15 +52,16 @@ func (s *Service) limiters(username, ip string) []limiter {
 		return limiter{kind: kind, id: id, limit: limit, end: end}
 	}
 	var ls []limiter
-	if key := ipKey(ip); key != "" {
+	if key := IPKey(ip); key != "" {
 		ls = append(ls, mk("ip", key, s.opts.IPLimit))
 	}
 	return append(ls, mk("username", username, s.opts.UserLimit))
 }
 
-// ipKey is the rate-limit key of an IP: the address, an IPv6 one cut to its
-// /64; an unparsable non-empty IP is used as given.
-func ipKey(ip string) string {
+// IPKey is the rate-limit key of an IP: the address, an IPv6 one cut to its
+// /64 (the block one host usually holds); an unparsable non-empty IP is used
+// as given.
+func IPKey(ip string) string {
 	addr, err := netip.ParseAddr(ip)
 	if err != nil {
 		return ip

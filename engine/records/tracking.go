@@ -9,12 +9,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/yerp/yerp/engine/auth"
 	"github.com/yerp/yerp/engine/decimal"
 	"github.com/yerp/yerp/engine/store"
 	"github.com/yerp/yerp/engine/template"
@@ -482,7 +482,7 @@ func (e *Engine) takeFeedbackSlots(ctx context.Context, linkID, ip string) error
 		return counter{kind, fmt.Sprintf("%s-%d-%s", kind, start.Unix(), hex.EncodeToString(sum[:16])), limit}
 	}
 	cs := []counter{mk("link", linkID, FeedbackPerLink)}
-	if k := addressKey(ip); k != "" {
+	if k := auth.IPKey(ip); k != "" {
 		cs = append(cs, mk("ip", k, FeedbackPerIP))
 	}
 	for i, c := range cs {
@@ -500,19 +500,4 @@ func (e *Engine) takeFeedbackSlots(ctx context.Context, linkID, ip string) error
 		return fmt.Errorf("records: feedback rate limit: %w", err)
 	}
 	return nil
-}
-
-// addressKey is the rate-limit key of a client address: IPv6 addresses count
-// per /64, the block one host usually holds.
-func addressKey(ip string) string {
-	addr, err := netip.ParseAddr(ip)
-	if err != nil {
-		return ip
-	}
-	addr = addr.Unmap().WithZone("")
-	if addr.Is6() {
-		p, _ := addr.Prefix(64)
-		return p.String()
-	}
-	return addr.String()
 }

@@ -461,13 +461,9 @@ func (ev *evaluator) otherRecord(eff template.EffectDecl, place string, rec Reco
 func (ev *evaluator) updateRows(eff template.EffectDecl, place string, rec Record, in map[string]any) ([]write, error) {
 	e := ev.e
 	b := &eff.Body
-	table, _ := ev.ent.Decl.Fields.Get(b.Lines.V)
-	if table == nil {
-		return nil, fmt.Errorf("%w: %s is not a table", ErrNotFound, b.Lines.V)
-	}
-	col, _ := table.Fields.Get(b.Link.V)
-	if col == nil {
-		return nil, fmt.Errorf("%w: %s has no column %s", ErrNotFound, b.Lines.V, b.Link.V)
+	col, links, err := ev.rowLinks(b, rec)
+	if err != nil {
+		return nil, err
 	}
 	target := e.model().Entities[col.To.V]
 	if target == nil {
@@ -482,20 +478,8 @@ func (ev *evaluator) updateRows(eff template.EffectDecl, place string, rec Recor
 		}
 		columns[v.Key.V] = sliceOf(out)
 	}
-	rows, _ := rec[b.Lines.V].([]any)
-	seen := map[string]int{}
 	var ws []write
-	for i, r := range rows {
-		row, _ := r.(map[string]any)
-		path := fmt.Sprintf("%s[%d].%s", b.Lines.V, i, b.Link.V)
-		linkID, _ := row[b.Link.V].(string)
-		if linkID == "" {
-			return nil, &ValidationError{Errors: []FieldError{{Path: path, Code: "required"}}}
-		}
-		if j, dup := seen[linkID]; dup {
-			return nil, &ValidationError{Errors: []FieldError{{Path: path, Code: "duplicate", Params: map[string]any{"row": j + 1}}}}
-		}
-		seen[linkID] = i
+	for i, linkID := range links {
 		current, err := ev.current(col.To.V, linkID)
 		if err != nil {
 			return nil, err
@@ -763,35 +747,53 @@ func (ev *evaluator) linkedTransition(eff template.EffectDecl, rec Record, depth
 // one posting or none. Two rows may not name one record.
 func (ev *evaluator) transitionRows(eff template.EffectDecl, rec Record, depth int) ([]write, error) {
 	b := &eff.Body
-	table, _ := ev.ent.Decl.Fields.Get(b.Lines.V)
-	if table == nil {
-		return nil, fmt.Errorf("%w: %s is not a table", ErrNotFound, b.Lines.V)
+	col, links, err := ev.rowLinks(b, rec)
+	if err != nil {
+		return nil, err
 	}
-	col, _ := table.Fields.Get(b.Link.V)
-	if col == nil {
-		return nil, fmt.Errorf("%w: %s has no column %s", ErrNotFound, b.Lines.V, b.Link.V)
-	}
-	rows, _ := rec[b.Lines.V].([]any)
-	seen := map[string]int{}
 	var ws []write
-	for i, r := range rows {
-		row, _ := r.(map[string]any)
-		path := fmt.Sprintf("%s[%d].%s", b.Lines.V, i, b.Link.V)
-		linkedID, _ := row[b.Link.V].(string)
-		if linkedID == "" {
-			return nil, &ValidationError{Errors: []FieldError{{Path: path, Code: "required"}}}
-		}
-		if j, dup := seen[linkedID]; dup {
-			return nil, &ValidationError{Errors: []FieldError{{Path: path, Code: "duplicate", Params: map[string]any{"row": j + 1}}}}
-		}
-		seen[linkedID] = i
-		w, err := ev.takeLinked(col.To.V, linkedID, b.Name.V, path, depth)
+	for i, linkedID := range links {
+		w, err := ev.takeLinked(col.To.V, linkedID, b.Name.V, rowLinkPath(b, i), depth)
 		if err != nil {
 			return nil, err
 		}
 		ws = append(ws, w...)
 	}
 	return ws, nil
+}
+
+// rowLinks returns the link column that an effect over the rows of a table
+// names, and the id each row links to, in row order. Every row must link to
+// a record, and no two rows to the same one (their writes would race each
+// other within the posting).
+func (ev *evaluator) rowLinks(b *template.EffectBody, rec Record) (*template.FieldDecl, []string, error) {
+	table, _ := ev.ent.Decl.Fields.Get(b.Lines.V)
+	if table == nil {
+		return nil, nil, fmt.Errorf("%w: %s is not a table", ErrNotFound, b.Lines.V)
+	}
+	col, _ := table.Fields.Get(b.Link.V)
+	if col == nil {
+		return nil, nil, fmt.Errorf("%w: %s has no column %s", ErrNotFound, b.Lines.V, b.Link.V)
+	}
+	rows, _ := rec[b.Lines.V].([]any)
+	seen := map[string]int{}
+	ids := make([]string, len(rows))
+	for i, r := range rows {
+		row, _ := r.(map[string]any)
+		id, _ := row[b.Link.V].(string)
+		if id == "" {
+			return nil, nil, &ValidationError{Errors: []FieldError{{Path: rowLinkPath(b, i), Code: "required"}}}
+		}
+		if j, dup := seen[id]; dup {
+			return nil, nil, &ValidationError{Errors: []FieldError{{Path: rowLinkPath(b, i), Code: "duplicate", Params: map[string]any{"row": j + 1}}}}
+		}
+		seen[id], ids[i] = i, id
+	}
+	return col, ids, nil
+}
+
+func rowLinkPath(b *template.EffectBody, i int) string {
+	return fmt.Sprintf("%s[%d].%s", b.Lines.V, i, b.Link.V)
 }
 
 // takeLinked plans transition name on the record of entity with id linkedID,

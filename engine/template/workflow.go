@@ -288,25 +288,9 @@ func (ec *entityCheck) effect(eff EffectDecl, s scope, place string) {
 // that table, and each value is an expression over the row (.field) and the
 // record, giving a field of the linked entity.
 func (ec *entityCheck) updateRows(k Str, b *EffectBody, s scope, place string) {
-	table, ok := ec.e.Fields.Get(b.Lines.V)
-	if !ok || table == nil || table.Type.V != "table" {
-		var tables []string
-		for _, f := range ec.e.Fields {
-			if f.Val != nil && f.Val.Type.V == "table" {
-				tables = append(tables, f.Key.V)
-			}
-		}
-		ec.d.errorf(b.Lines.Pos, didYouMean(b.Lines.V, tables), "update: lines %q is not a table of %s", b.Lines.V, ec.e.Entity.V)
+	target := ec.rowTarget("update", b)
+	if target == nil {
 		return
-	}
-	col, ok := table.Fields.Get(b.Link.V)
-	if !ok || col == nil || col.Type.V != "link" {
-		ec.d.errorf(b.Link.Pos, didYouMean(b.Link.V, table.Fields.Keys()), "update: %q is not a link column of %s", b.Link.V, b.Lines.V)
-		return
-	}
-	target, ok := ec.decls[col.To.V]
-	if !ok {
-		return // reported on the column
 	}
 	if !needEffectProp(ec.d, k, len(b.Values) > 0, "values", "update: {lines: lines, link: sales_order, values: {remitted: true}}") {
 		return
@@ -324,9 +308,10 @@ func (ec *entityCheck) updateRows(k Str, b *EffectBody, s scope, place string) {
 	}
 }
 
-// transitionRows checks a transition effect with lines: link names a link
-// column of that table, and name a transition of the entity it links to.
-func (ec *entityCheck) transitionRows(b *EffectBody) {
+// rowTarget checks the lines and link of an effect over table rows (kind
+// update or transition) and returns the entity the link column points to, or
+// nil after reporting what is wrong.
+func (ec *entityCheck) rowTarget(kind string, b *EffectBody) *EntityDecl {
 	table, ok := ec.e.Fields.Get(b.Lines.V)
 	if !ok || table == nil || table.Type.V != "table" {
 		var tables []string
@@ -335,24 +320,30 @@ func (ec *entityCheck) transitionRows(b *EffectBody) {
 				tables = append(tables, f.Key.V)
 			}
 		}
-		ec.d.errorf(b.Lines.Pos, didYouMean(b.Lines.V, tables), "transition: lines %q is not a table of %s", b.Lines.V, ec.e.Entity.V)
-		return
+		ec.d.errorf(b.Lines.Pos, didYouMean(b.Lines.V, tables), "%s: lines %q is not a table of %s", kind, b.Lines.V, ec.e.Entity.V)
+		return nil
 	}
 	col, ok := table.Fields.Get(b.Link.V)
 	if !ok || col == nil || col.Type.V != "link" {
-		ec.d.errorf(b.Link.Pos, didYouMean(b.Link.V, table.Fields.Keys()), "transition: %q is not a link column of %s", b.Link.V, b.Lines.V)
-		return
+		ec.d.errorf(b.Link.Pos, didYouMean(b.Link.V, table.Fields.Keys()), "%s: %q is not a link column of %s", kind, b.Link.V, b.Lines.V)
+		return nil
 	}
-	target, ok := ec.decls[col.To.V]
-	if !ok {
-		return // reported on the column
+	return ec.decls[col.To.V] // nil when missing: reported on the column
+}
+
+// transitionRows checks a transition effect with lines: link names a link
+// column of that table, and name a transition of the entity it links to.
+func (ec *entityCheck) transitionRows(b *EffectBody) {
+	target := ec.rowTarget("transition", b)
+	if target == nil {
+		return
 	}
 	if b.Name.V == "" {
 		ec.d.errorf(b.Link.Pos, "e.g. transition: {lines: lines, link: sales_order, name: settle}", "transition effect needs name")
 		return
 	}
 	if _, ok := target.Transitions.Get(b.Name.V); !ok {
-		ec.d.errorf(b.Name.Pos, didYouMean(b.Name.V, target.Transitions.Keys()), "transition: %s has no transition %q", col.To.V, b.Name.V)
+		ec.d.errorf(b.Name.Pos, didYouMean(b.Name.V, target.Transitions.Keys()), "transition: %s has no transition %q", target.Entity.V, b.Name.V)
 	}
 }
 

@@ -331,6 +331,17 @@ func (e *env) checkLists(want any) []string {
 
 // checkBalance compares balance: {PARTY: amount}, parties by code.
 func (e *env) checkBalance(want any) []string {
+	return e.eachParty("balance", want, func(code, id string, want any) []string {
+		if got := e.eng.Balance(e.ctx, id); !same(got, want) {
+			return []string{fmt.Sprintf("balance %s: want %v, got %s", code, want, got)}
+		}
+		return nil
+	})
+}
+
+// eachParty calls check for each PARTY of an expectation {PARTY: want}, in
+// code order, with the party's id (a customer's, else a supplier's).
+func (e *env) eachParty(what string, want any, check func(code, id string, want any) []string) []string {
 	var bad []string
 	parties, _ := want.(map[string]any)
 	keys := make([]string, 0, len(parties))
@@ -342,13 +353,11 @@ func (e *env) checkBalance(want any) []string {
 		id, err := e.lookup("customer", k)
 		if err != nil {
 			if id, err = e.lookup("supplier", k); err != nil {
-				bad = append(bad, fmt.Sprintf("balance: no customer or supplier %q", k))
+				bad = append(bad, fmt.Sprintf("%s: no customer or supplier %q", what, k))
 				continue
 			}
 		}
-		if got := e.eng.Balance(e.ctx, id); !same(got, parties[k]) {
-			bad = append(bad, fmt.Sprintf("balance %s: want %v, got %s", k, parties[k], got))
-		}
+		bad = append(bad, check(k, id, parties[k])...)
 	}
 	return bad
 }
@@ -376,22 +385,9 @@ func (e *env) checkWarnings(want any) []string {
 // payable: n}}, each account's balance of the party (debits less credits; for
 // payable, credits less debits), parties by code.
 func (e *env) checkAccounts(want any) []string {
-	var bad []string
-	parties, _ := want.(map[string]any)
-	keys := make([]string, 0, len(parties))
-	for k := range parties {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		id, err := e.lookup("customer", k)
-		if err != nil {
-			if id, err = e.lookup("supplier", k); err != nil {
-				bad = append(bad, fmt.Sprintf("accounts: no customer or supplier %q", k))
-				continue
-			}
-		}
-		accounts, _ := parties[k].(map[string]any)
+	return e.eachParty("accounts", want, func(k, id string, want any) []string {
+		var bad []string
+		accounts, _ := want.(map[string]any)
 		names := make([]string, 0, len(accounts))
 		for a := range accounts {
 			names = append(names, a)
@@ -409,8 +405,8 @@ func (e *env) checkAccounts(want any) []string {
 				bad = append(bad, fmt.Sprintf("accounts %s %s: want %v, got %s", k, a, accounts[a], got))
 			}
 		}
-	}
-	return bad
+		return bad
+	})
 }
 
 func describe(s Step) string {
