@@ -219,6 +219,7 @@ func benchParallel(b *testing.B) {
 
 // BenchmarkCreateOrderHTTP: POST one order with 10 lines, 16 clients at once.
 func BenchmarkCreateOrderHTTP(b *testing.B) {
+	TuneGC() // as yerp serve runs
 	env := benchInstall(b, benchStore(b, filepath.Join(b.TempDir(), "yerp.db")), benchOrderLines)
 	u := env.salesUser(b, "sales000")
 	token := env.token(b, u.ID)
@@ -253,6 +254,7 @@ func BenchmarkCreateOrderHTTP(b *testing.B) {
 // owner, stamps, row keys) with store.Insert, 16 goroutines at once: the floor
 // under the engine and HTTP.
 func BenchmarkCreateOrderRawInsert(b *testing.B) {
+	TuneGC() // as yerp serve runs
 	env := benchInstall(b, benchStore(b, filepath.Join(b.TempDir(), "yerp.db")), benchOrderLines)
 	tmpl := env.engineOrder(b, env.salesUser(b, "sales000"))
 	var seq atomic.Int64
@@ -316,6 +318,7 @@ func benchRowID() string {
 // of 200 salespeople. One client, one request at a time: the latencies are
 // those of an unloaded server.
 func BenchmarkListPageHTTP(b *testing.B) {
+	TuneGC() // as yerp serve runs
 	for _, n := range []int{100000, 1000000} {
 		b.Run(fmt.Sprintf("orders=%d", n), func(b *testing.B) { benchList(b, n) })
 	}

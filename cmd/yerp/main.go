@@ -104,6 +104,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "yerp serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
+	server.TuneGC()
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

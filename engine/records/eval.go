@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
+	"strings"
+	"sync"
 
 	"github.com/yerp/yerp/engine/decimal"
 	"github.com/yerp/yerp/engine/store"
@@ -118,7 +121,7 @@ func (ev *evaluator) load(entity string, ids []any) error {
 			return fmt.Errorf("records: links to %s: %w", entity, err)
 		}
 		for _, d := range page.Docs {
-			ev.links[entity+"/"+d.ID()] = fromDoc(d)
+			ev.links[entity+"/"+d.ID()] = adoptDoc(d)
 		}
 	}
 	return nil
@@ -127,7 +130,12 @@ func (ev *evaluator) load(entity string, ids []any) error {
 // envDoc is the part of rec that names reads (all of rec when names is nil),
 // with links replaced by the linked records, the way the expression types
 // expect them (one level deep: a linked record's own links stay ids).
-func (ev *evaluator) envDoc(fields template.Map[*template.FieldDecl], rec map[string]any, names []string) (map[string]any, error) {
+//
+// src is the expression's source: a table's rows get their linked records
+// only when it reads a field of one other than its id (.item.barcode); else
+// a row's link stays its id, which the expression sees as a record with
+// only its id. "" attaches them always.
+func (ev *evaluator) envDoc(fields template.Map[*template.FieldDecl], rec map[string]any, names []string, src string) (map[string]any, error) {
 	doc := make(map[string]any, len(names)+1)
 	if names == nil {
 		for k, v := range rec {
@@ -144,6 +152,9 @@ func (ev *evaluator) envDoc(fields template.Map[*template.FieldDecl], rec map[st
 		if f.Val != nil && f.Val.Type.V == "table" {
 			// Rows read by an expression over the table (all(lines,
 			// .item.barcode == .scanned)) see their links as records too.
+			if _, read := doc[f.Key.V]; !read || src != "" && !readsThroughRowLink(src, f.Val.Fields) {
+				continue
+			}
 			rows, err := ev.linkRows(f.Val.Fields, doc[f.Key.V])
 			if err != nil {
 				return nil, err
@@ -173,6 +184,44 @@ func (ev *evaluator) envDoc(fields template.Map[*template.FieldDecl], rec map[st
 		doc["before"] = map[string]any(ev.before)
 	}
 	return doc, nil
+}
+
+// rowLinkReads caches readsThroughRowLink per expression source and table.
+var rowLinkReads sync.Map // string → bool
+
+// identRef finds identifiers and what member of them is read, if any:
+// "item", "item.id", "item?.barcode".
+var identRef = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)(\s*\??\.\s*([A-Za-z_][A-Za-z0-9_]*))?`)
+
+// readsThroughRowLink reports whether src may read a field other than the id
+// of a record that a link column of cols points to. It errs on the side of
+// yes: every mention of a link column's name counts unless it is followed by
+// .id, whatever the name stands for there (let x = .item; x.barcode counts,
+// and so does r.item.barcode).
+func readsThroughRowLink(src string, cols template.Map[*template.FieldDecl]) bool {
+	var links []string
+	for _, c := range cols {
+		if c.Val != nil && c.Val.Type.V == "link" {
+			links = append(links, c.Key.V)
+		}
+	}
+	if len(links) == 0 {
+		return false
+	}
+	key := src + "\x00" + strings.Join(links, ",")
+	if v, ok := rowLinkReads.Load(key); ok {
+		return v.(bool)
+	}
+	reads := false
+	for _, m := range identRef.FindAllStringSubmatch(src, -1) {
+		// "x.item" is a mention too, and what follows it unknown.
+		if slices.Contains(links, m[1]) && m[3] != "id" || slices.Contains(links, m[3]) {
+			reads = true
+			break
+		}
+	}
+	rowLinkReads.Store(key, reads)
+	return reads
 }
 
 // linkRows returns copies of the rows of a table whose link columns hold the
@@ -254,15 +303,15 @@ func (ev *evaluator) run(place string, rec map[string]any, row map[string]any, r
 	var doc map[string]any
 	var err error
 	if row != nil {
-		if doc, err = ev.envDoc(rowFields, row, p.Names); err != nil {
+		if doc, err = ev.envDoc(rowFields, row, p.Names, p.Src); err != nil {
 			return nil, err
 		}
 		if slices.Contains(p.Names, "parent") {
-			if doc["parent"], err = ev.envDoc(ev.ent.Decl.Fields, rec, nil); err != nil {
+			if doc["parent"], err = ev.envDoc(ev.ent.Decl.Fields, rec, nil, p.Src); err != nil {
 				return nil, err
 			}
 		}
-	} else if doc, err = ev.envDoc(ev.ent.Decl.Fields, rec, p.Names); err != nil {
+	} else if doc, err = ev.envDoc(ev.ent.Decl.Fields, rec, p.Names, p.Src); err != nil {
 		return nil, err
 	}
 	if p.UsesFunctions {

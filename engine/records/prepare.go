@@ -305,7 +305,7 @@ func (ev *evaluator) checkLink(ve *ValidationError, path, place string, f *templ
 	}
 	if p := ev.ent.Programs[place+".filter"]; p != nil && !slices.Contains(kept, v) {
 		tev := ev.e.evaluator(ev.ctx, target, ev.user)
-		doc, err := tev.envDoc(target.Decl.Fields, rec, p.Names)
+		doc, err := tev.envDoc(target.Decl.Fields, rec, p.Names, p.Src)
 		if err != nil {
 			return err
 		}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/yerp/yerp/engine/template"
 )
 
 // readonly: true keeps users from editing a field or a table column, while
@@ -86,5 +88,26 @@ func TestLinkFilterOnWrites(t *testing.T) {
 	var ve *ValidationError
 	if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Path != "lines[0].item" || ve.Errors[0].Code != "link_filtered" {
 		t.Fatalf("choosing an inactive item: %v, want lines[0].item link_filtered", err)
+	}
+}
+
+func TestReadsThroughRowLink(t *testing.T) {
+	cols := template.Map[*template.FieldDecl]{
+		{Key: template.Str{V: "item"}, Val: &template.FieldDecl{Type: template.Str{V: "link"}}},
+		{Key: template.Str{V: "qty"}, Val: &template.FieldDecl{Type: template.Str{V: "quantity"}}},
+	}
+	for src, want := range map[string]bool{
+		"sum(lines, .amount)":      false,
+		"sum(lines, .qty * .cost)": false,
+		"all(lines, let it = .item.id; count(lines, .item.id == it) == 1)": false,
+		"all(lines, .item.barcode == .scanned)":                            true,
+		"all(lines, .item?.barcode == .scanned)":                           true,
+		"all(lines, let x = .item; x.barcode != '')":                       true,
+		"lines[0].item.price > 0":                                          true,
+		"map(lines, .item)":                                                true,
+	} {
+		if got := readsThroughRowLink(src, cols); got != want {
+			t.Errorf("%s: %v, want %v", src, got, want)
+		}
 	}
 }

@@ -109,6 +109,20 @@ func (e *Engine) entity(name string) (*template.Model, *template.Entity, error) 
 }
 
 // fromDoc turns a stored document into a Record.
+// adoptDoc is fromDoc for a document nobody else holds: it renames the
+// store's id and version keys in place instead of copying every field.
+func adoptDoc(d store.Doc) Record {
+	if id, ok := d[store.IDField]; ok {
+		delete(d, store.IDField)
+		d[fID] = id
+	}
+	if v, ok := d[store.VersionField]; ok {
+		delete(d, store.VersionField)
+		d[fVersion] = v
+	}
+	return Record(d)
+}
+
 func fromDoc(d store.Doc) Record {
 	r := Record{}
 	for k, v := range d {
