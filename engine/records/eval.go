@@ -33,6 +33,9 @@ type evaluator struct {
 	// changed are the linked records that earlier effects of this transition
 	// change ("entity/id" → the record as planned; chain.go).
 	changed map[string]Record
+	// byEffect: the evaluator plans a transition an effect takes, so an
+	// effect_only transition is allowed.
+	byEffect bool
 }
 
 func (e *Engine) evaluator(ctx context.Context, ent *template.Entity, u User) *evaluator {

@@ -111,3 +111,38 @@ func TestReadsThroughRowLink(t *testing.T) {
 		}
 	}
 }
+
+// An effect_only transition is taken by effects only: not offered to users,
+// refused even to an admin, and taken by the receipt's effects as before.
+func TestEffectOnlyTransitions(t *testing.T) {
+	order := strings.Replace(chainOrder, "    to: partial\n", "    to: partial\n    effect_only: true\n", 1)
+	order = strings.Replace(order, "    to: done\n", "    to: done\n    effect_only: true\n", 1)
+	if strings.Count(order, "effect_only") != 2 {
+		t.Fatal("fixture: the replacements did not apply")
+	}
+	eng, wh, item := chainEngine(t, order, chainReceipt)
+	admin := User{ID: "u-admin", Roles: []string{"admin"}}
+	ken := User{ID: "u-ken", Name: "Ken", Roles: []string{"warehouse"}}
+	po, err := eng.Create(ctx, admin, "po", map[string]any{"lines": []any{map[string]any{"item": item.ID(), "qty": "10"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := eng.Transitions(ctx, admin, "po", po.ID())
+	if err != nil || len(opts) != 0 {
+		t.Fatalf("transitions offered to an admin: %+v, %v; want none", opts, err)
+	}
+	if _, err := eng.Transition(ctx, admin, "po", po.ID(), "mark_partial", po.Version(), nil); !errors.Is(err, ErrNotAvailable) {
+		t.Fatalf("an admin taking mark_partial: %v, want not available", err)
+	}
+	gr, err := eng.Create(ctx, ken, "gr", map[string]any{"po": po.ID(), "warehouse": wh.ID(),
+		"lines": []any{map[string]any{"item": item.ID(), "qty": "4"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Transition(ctx, ken, "gr", gr.ID(), "receive", gr.Version(), nil); err != nil {
+		t.Fatalf("receive: %v", err)
+	}
+	if got, err := eng.get(ctx, "po", po.ID()); err != nil || got[fState] != "partial" {
+		t.Fatalf("after the receipt the order is %v (%v), want partial", got[fState], err)
+	}
+}

@@ -62,6 +62,9 @@ func (e *Engine) Transitions(ctx context.Context, u User, entity, id string) ([]
 	var out []Option
 	for _, te := range ent.Decl.Transitions {
 		t := te.Val
+		if t.EffectOnly {
+			continue // not the user's to take
+		}
 		o := Option{Name: te.Key.V, Label: labelText(t.Label, u.Lang), To: t.To.V, Allowed: true}
 		switch reason, msg, err := ev.blocked(t, rec, nil); {
 		case err != nil:
@@ -92,6 +95,9 @@ func labelText(l template.Label, lang string) string {
 // input, when given; nil skips the checks that read input).
 func (ev *evaluator) blocked(t *template.TransitionDecl, rec Record, input map[string]any) (string, map[string]string, error) {
 	state, _ := rec[fState].(string)
+	if t.EffectOnly && !ev.byEffect {
+		return "effect_only", nil, nil
+	}
 	if !slices.ContainsFunc(t.From, func(s template.Str) bool { return s.V == state }) {
 		return "state", nil, nil
 	}
@@ -216,6 +222,8 @@ func (e *Engine) transition(ctx context.Context, u User, entity, id, name string
 	switch {
 	case err != nil:
 		return Taken{}, err
+	case reason == "effect_only":
+		return Taken{}, fmt.Errorf("%w: %s is taken only by the effects of other records", ErrNotAvailable, name)
 	case reason == "state":
 		return Taken{}, fmt.Errorf("%w: %s is in state %v", ErrNotAvailable, name, before[fState])
 	case reason == "role":
@@ -814,6 +822,7 @@ func (ev *evaluator) takeLinked(entity, linkedID, name, path string, depth int) 
 	}
 	actor := User{ID: ev.user.ID, Name: ev.user.Name, Roles: []string{AdminRole}, Lang: ev.user.Lang}
 	tev := e.evaluator(ev.ctx, target, actor)
+	tev.byEffect = true
 	switch reason, msg, err := tev.blocked(t2, linked, map[string]any{}); {
 	case err != nil:
 		return nil, err

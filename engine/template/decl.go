@@ -237,6 +237,10 @@ type TransitionDecl struct {
 	Input    Map[*FieldDecl] `yaml:"input"`
 	Approval *ApprovalDecl   `yaml:"approval"`
 	Effects  []EffectDecl    `yaml:"effects"`
+	// EffectOnly: only the effects of another record's transition take it
+	// (an order's ship, taken by its delivery note); no user, not even an
+	// admin, can take it by hand.
+	EffectOnly bool `yaml:"effect_only"`
 }
 
 // ApprovalDecl is the approval a transition waits for.

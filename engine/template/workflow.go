@@ -96,6 +96,18 @@ func (ec *entityCheck) transitions() {
 		for _, r := range t.Roles {
 			ec.role(r)
 		}
+		if t.EffectOnly {
+			// Effects take it on the template's authority, with no input,
+			// and nobody could decide an approval on their behalf.
+			for _, c := range []struct {
+				what string
+				set  bool
+			}{{"roles", len(t.Roles) > 0}, {"input", len(t.Input) > 0}, {"approval", t.Approval != nil}} {
+				if c.set {
+					ec.d.errorf(name.Pos, "remove "+c.what+", or effect_only", "transition %q is effect_only, so it cannot have %s", name.V, c.what)
+				}
+			}
+		}
 		ec.fields(t.Input, place+".input", nil)
 		s := scope{input: t.Input, before: true}
 		for _, in := range t.Input {
