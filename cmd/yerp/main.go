@@ -54,6 +54,7 @@ Usage:
   yerp user ...        add users, set passwords and roles
   yerp verify          finish crashed postings, check stock and balances against the ledgers
   yerp import          import records from a CSV or XLSX file (--entity, --file, --dry-run, --as)
+  yerp bench           load scenarios (create, list) on loopback, each next to the raw store floor
   yerp version         print the version
 
 Run "yerp serve -h" for the flags of serve.
@@ -80,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return verifyCmd(ctx, args[1:], stdout, stderr)
 	case "import":
 		return importCmd(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "yerp", version)
 		return 0

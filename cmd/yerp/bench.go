@@ -1,0 +1,469 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v3"
+	"github.com/google/uuid"
+
+	"github.com/yerp/yerp/engine/auth"
+	"github.com/yerp/yerp/engine/decimal"
+	"github.com/yerp/yerp/engine/packages"
+	"github.com/yerp/yerp/engine/records"
+	"github.com/yerp/yerp/engine/store"
+	"github.com/yerp/yerp/engine/store/sqlite"
+	"github.com/yerp/yerp/engine/template"
+	"github.com/yerp/yerp/server"
+	"github.com/yerp/yerp/templates"
+)
+
+// benchCmd runs "yerp bench": load scenarios against a yerp server on
+// loopback over a fresh SQLite store with the catalog's sales package, each
+// next to the floor of the raw store operations it needs. It prints
+// throughput and latency percentiles per scenario (and, with --json, one JSON
+// object), so docs/performance.md can be reproduced with one command.
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	scenarios := fs.String("scenario", "create,list", "scenarios to run, comma-separated: create, list")
+	clients := fs.Int("clients", 16, "concurrent clients of the create scenario (list runs one at a time, as a person browses)")
+	duration := fs.Duration("duration", 10*time.Second, "how long each scenario runs")
+	lines := fs.Int("lines", 10, "lines of each order the create scenario posts")
+	orders := fs.Int("orders", 100000, "orders in the list scenario's data set")
+	dir := fs.String("data", "", "folder of the benchmark's SQLite store (default: a temporary folder, removed afterwards)")
+	asJSON := fs.Bool("json", false, "print the results as one JSON object")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 || *clients < 1 || *lines < 1 || *orders < 1000 || *duration <= 0 {
+		fmt.Fprintln(stderr, "usage: yerp bench [--scenario create,list] [--clients N] [--duration D] [--lines N] [--orders N] [--data DIR] [--json]")
+		return 2
+	}
+	want := strings.Split(*scenarios, ",")
+	for _, s := range want {
+		if s != "create" && s != "list" {
+			fmt.Fprintf(stderr, "yerp bench: unknown scenario %q (create, list)\n", s)
+			return 2
+		}
+	}
+	if *dir == "" {
+		tmp, err := os.MkdirTemp("", "yerp-bench-")
+		if err != nil {
+			fmt.Fprintf(stderr, "yerp bench: %v\n", err)
+			return 1
+		}
+		defer os.RemoveAll(tmp)
+		*dir = tmp
+	}
+	server.TuneGC() // as yerp serve runs
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "yerp bench: %v\n", err)
+			return 1
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	var results []benchResult
+	for _, s := range want {
+		b, err := newBenchSite(ctx, *dir+"/"+s+".db", *lines)
+		if err != nil {
+			fmt.Fprintf(stderr, "yerp bench: %s: %v\n", s, err)
+			return 1
+		}
+		var rs []benchResult
+		switch s {
+		case "create":
+			rs, err = b.create(ctx, *clients, *duration)
+		case "list":
+			rs, err = b.list(ctx, *orders, *duration)
+		}
+		b.close()
+		if err != nil {
+			fmt.Fprintf(stderr, "yerp bench: %s: %v\n", s, err)
+			return 1
+		}
+		results = append(results, rs...)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(map[string]any{"results": results})
+		return 0
+	}
+	fmt.Fprintf(stdout, "%-22s %9s %7s %11s %9s %9s %9s %9s\n", "scenario", "requests", "errors", "per second", "p50 ms", "p95 ms", "p99 ms", "max ms")
+	for _, r := range results {
+		fmt.Fprintf(stdout, "%-22s %9d %7d %11.0f %9.2f %9.2f %9.2f %9.2f\n", r.Name, r.Requests, r.Errors, r.PerSecond, r.P50, r.P95, r.P99, r.Max)
+	}
+	for _, r := range results {
+		if r.Floor != "" {
+			fmt.Fprintf(stdout, "%s ÷ %s (time per operation): %.2f×\n", r.Name, r.Floor, r.Ratio)
+		}
+	}
+	return 0
+}
+
+// benchResult is one scenario's measurement.
+type benchResult struct {
+	Name      string  `json:"name"`
+	Clients   int     `json:"clients"`
+	Requests  int     `json:"requests"`
+	Errors    int     `json:"errors"`
+	Seconds   float64 `json:"seconds"`
+	PerSecond float64 `json:"per_second"`
+	P50       float64 `json:"p50_ms"`
+	P95       float64 `json:"p95_ms"`
+	P99       float64 `json:"p99_ms"`
+	Max       float64 `json:"max_ms"`
+	// Floor names the raw store scenario this one is compared with, and
+	// Ratio is this one's time per operation ÷ the floor's.
+	Floor string  `json:"floor,omitempty"`
+	Ratio float64 `json:"ratio,omitempty"`
+}
+
+// benchSite is a store with the sales package installed, a customer, items,
+// and a yerp server on loopback.
+type benchSite struct {
+	st       *sqlite.Store
+	users    *auth.Service
+	eng      *records.Engine
+	app      *fiber.App
+	base     string
+	http     *http.Client
+	customer string
+	items    []string
+}
+
+func newBenchSite(ctx context.Context, path string, lines int) (*benchSite, error) {
+	os.Remove(path)
+	st, err := sqlite.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	b := &benchSite{st: st}
+	fail := func(err error) (*benchSite, error) { st.Close(); return nil, err }
+	svc, err := packages.New(ctx, st, templates.FS)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := svc.Install(ctx, "sales", packages.Options{By: "bench"}); err != nil {
+		return fail(err)
+	}
+	if b.users, err = auth.New(st, auth.Options{}); err != nil {
+		return fail(err)
+	}
+	b.eng = records.New(st, svc.Model, records.Options{Users: b.users, ModelAt: svc.ModelAt})
+	admin := records.User{ID: "bench", Name: "bench", Roles: []string{records.AdminRole}}
+	wh, err := b.eng.Create(ctx, admin, "warehouse", map[string]any{"code": "WH1", "name": "杭州主仓"})
+	if err != nil {
+		return fail(err)
+	}
+	c, err := b.eng.Create(ctx, admin, "customer", map[string]any{"code": "C1", "name": "华东百货", "credit_limit": "100000000", "default_warehouse": wh.ID(), "address": "杭州市解放路 1 号"})
+	if err != nil {
+		return fail(err)
+	}
+	b.customer = c.ID()
+	for i := range lines {
+		it, err := b.eng.Create(ctx, admin, "item", map[string]any{"code": fmt.Sprintf("A%03d", 100+i), "name": fmt.Sprintf("商品 %d", i), "unit": "pcs",
+			"price": decimal.FromScaled(int64(1250+25*i), 2).String(), "cost": decimal.FromScaled(int64(810+20*i), 2).String()})
+		if err != nil {
+			return fail(err)
+		}
+		b.items = append(b.items, it.ID())
+	}
+	b.app = server.New(server.Deps{Store: st, Auth: b.users, Records: b.eng, Packages: svc, Info: server.Info{Version: "bench", Store: "sqlite"}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	go func() { _ = b.app.Listener(ln, fiber.ListenConfig{DisableStartupMessage: true}) }()
+	b.base = "http://" + ln.Addr().String()
+	tr := &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
+	b.http = &http.Client{Transport: tr, Timeout: time.Minute}
+	return b, nil
+}
+
+func (b *benchSite) close() {
+	_ = b.app.Shutdown()
+	b.http.CloseIdleConnections()
+	b.st.Close()
+}
+
+// seller creates a salesperson and returns it with an API token.
+func (b *benchSite) seller(ctx context.Context, name string) (records.User, string, error) {
+	u, err := b.users.CreateUser(ctx, auth.NewUser{Username: name, Roles: []string{"sales"}, Password: "bench-password-" + uuid.NewString()})
+	if err != nil {
+		return records.User{}, "", err
+	}
+	tok, err := b.users.CreateToken(ctx, u.ID, "bench", 0)
+	if err != nil {
+		return records.User{}, "", err
+	}
+	return records.User{ID: u.ID, Name: u.Name, Roles: u.Roles}, tok, nil
+}
+
+// order is the body of a new order with one line per item.
+func (b *benchSite) order(note string) map[string]any {
+	lines := make([]any, len(b.items))
+	for i, it := range b.items {
+		lines[i] = map[string]any{"item": it, "qty": fmt.Sprint(1 + i%9)}
+	}
+	return map[string]any{"customer": b.customer, "lines": lines, "note": note}
+}
+
+// runLoad calls op from clients goroutines for d and returns the latencies of
+// the calls that succeeded and the number that failed (the first error too).
+func runLoad(ctx context.Context, clients int, d time.Duration, op func(i int64) error) ([]time.Duration, int, time.Duration, error) {
+	var (
+		mu      sync.Mutex
+		lat     []time.Duration
+		errs    int
+		first   error
+		counter atomic.Int64
+	)
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				err := op(counter.Add(1))
+				if err != nil {
+					mu.Lock()
+					errs++
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return lat, errs, time.Since(start), first
+}
+
+// summarize turns latencies into a result: exact percentiles of every call.
+func summarize(name string, clients int, lat []time.Duration, errs int, took time.Duration) benchResult {
+	slices.Sort(lat)
+	ms := func(q float64) float64 {
+		if len(lat) == 0 {
+			return 0
+		}
+		i := min(len(lat)-1, int(q*float64(len(lat))))
+		return float64(lat[i].Microseconds()) / 1000
+	}
+	r := benchResult{Name: name, Clients: clients, Requests: len(lat), Errors: errs, Seconds: took.Seconds(),
+		P50: ms(0.50), P95: ms(0.95), P99: ms(0.99), Max: ms(1)}
+	if took > 0 {
+		r.PerSecond = float64(len(lat)) / took.Seconds()
+	}
+	return r
+}
+
+// create posts orders over HTTP from clients at once, then inserts the
+// document the engine stored for such an order straight into the store
+// (same clients, same time): the floor under the engine and HTTP.
+func (b *benchSite) create(ctx context.Context, clients int, d time.Duration) ([]benchResult, error) {
+	_, token, err := b.seller(ctx, "sales000")
+	if err != nil {
+		return nil, err
+	}
+	body, err := json.Marshal(b.order("bench"))
+	if err != nil {
+		return nil, err
+	}
+	endpoint := b.base + "/api/v1/records/sales_order"
+	var first map[string]any
+	if err := b.request("POST", endpoint, token, body, http.StatusCreated, &first); err != nil {
+		return nil, err
+	}
+	if ls, _ := first["lines"].([]any); len(ls) != len(b.items) || first["total"] == nil {
+		return nil, fmt.Errorf("the first order came back as %v", first)
+	}
+	lat, errs, took, ferr := runLoad(ctx, clients, d, func(int64) error {
+		return b.request("POST", endpoint, token, body, http.StatusCreated, nil)
+	})
+	if errs > 0 {
+		return nil, fmt.Errorf("%d creates failed, the first: %w", errs, ferr)
+	}
+	viaHTTP := summarize("create (HTTP)", clients, lat, errs, took)
+
+	tmpl, err := b.st.Get(ctx, "sales_order", fmt.Sprint(first["id"]))
+	if err != nil {
+		return nil, err
+	}
+	lat, errs, took, ferr = runLoad(ctx, clients, d, func(i int64) error {
+		doc := store.Doc{}
+		for k, v := range tmpl {
+			doc[k] = v
+		}
+		doc[store.IDField] = uuid.NewString()
+		doc["number"] = fmt.Sprintf("RAW-%09d", i)
+		_, err := b.st.Insert(ctx, "sales_order", doc)
+		return err
+	})
+	if errs > 0 {
+		return nil, fmt.Errorf("%d raw inserts failed, the first: %w", errs, ferr)
+	}
+	raw := summarize("create (raw insert)", clients, lat, errs, took)
+	if raw.PerSecond > 0 && viaHTTP.PerSecond > 0 {
+		viaHTTP.Floor, viaHTTP.Ratio = raw.Name, raw.PerSecond/viaHTTP.PerSecond
+	}
+	return []benchResult{viaHTTP, raw}, nil
+}
+
+// list builds n orders of 200 salespeople (copies of one order the engine
+// created, one in five a draft, a minute apart) and has one salesperson ask
+// for the first page of their drafts in the list's order (newest order date
+// first), one request at a time, as a person browses; the floor is the
+// store's Find of the same page with the same filter.
+func (b *benchSite) list(ctx context.Context, n int, d time.Duration) ([]benchResult, error) {
+	const owners = 200
+	type seller struct {
+		u     records.User
+		token string
+	}
+	var sellers []seller
+	for i := range owners {
+		u, tok, err := b.seller(ctx, fmt.Sprintf("sales%03d", i))
+		if err != nil {
+			return nil, err
+		}
+		sellers = append(sellers, seller{u, tok})
+	}
+	rec, err := b.eng.Create(ctx, sellers[0].u, "sales_order", b.order("bench"))
+	if err != nil {
+		return nil, err
+	}
+	tmpl, err := b.st.Get(ctx, "sales_order", rec.ID())
+	if err != nil {
+		return nil, err
+	}
+	base := time.Now().Add(-time.Duration(n) * time.Minute) // a few orders a minute
+	batch := make([]store.Doc, 0, 5000)
+	for i := range n {
+		doc := store.Doc{}
+		for k, v := range tmpl {
+			doc[k] = v
+		}
+		doc[store.IDField] = uuid.NewString()
+		doc["number"] = fmt.Sprintf("L-%09d", i)
+		doc["owner"] = sellers[i%owners].u.ID
+		doc["state"] = "confirmed"
+		if (i/owners)%5 == 0 { // one in five of each seller's orders
+			doc["state"] = "draft"
+		}
+		at := base.Add(time.Duration(i) * time.Minute).UTC()
+		doc["created_at"] = at.Format(template.DateTimeLayout)
+		doc["order_date"] = at.Format(template.DateLayout)
+		if batch = append(batch, doc); len(batch) == cap(batch) || i == n-1 {
+			if _, err := b.st.InsertMany(ctx, "sales_order", batch); err != nil {
+				return nil, err
+			}
+			batch = batch[:0]
+		}
+	}
+	who := sellers[7]
+	endpoint := b.base + "/api/v1/records/sales_order?limit=50&sort=-order_date&filter=" + url.QueryEscape("state == 'draft'")
+	var page struct {
+		Records []map[string]any `json:"records"`
+	}
+	if err := b.request("GET", endpoint, who.token, nil, http.StatusOK, &page); err != nil {
+		return nil, err
+	}
+	drafts := 0 // of seller 7, as built above
+	for i := 7; i < n; i += owners {
+		if (i/owners)%5 == 0 {
+			drafts++
+		}
+	}
+	if len(page.Records) != min(50, drafts) || slices.ContainsFunc(page.Records, func(r map[string]any) bool { return r["owner"] != who.u.ID || r["state"] != "draft" }) {
+		return nil, fmt.Errorf("the list page is not %d of the seller's own drafts: %d records", min(50, drafts), len(page.Records))
+	}
+	lat, errs, took, ferr := runLoad(ctx, 1, d, func(int64) error {
+		return b.request("GET", endpoint, who.token, nil, http.StatusOK, nil)
+	})
+	if errs > 0 {
+		return nil, fmt.Errorf("%d list requests failed, the first: %w", errs, ferr)
+	}
+	list := summarize(fmt.Sprintf("list (HTTP, %d)", n), 1, lat, errs, took)
+	q := store.Query{Filter: store.And(store.Eq("owner", who.u.ID), store.Eq("state", "draft")),
+		Sort: []store.SortKey{{Path: "order_date", Desc: true}}, Limit: 50}
+	lat, errs, took, ferr = runLoad(ctx, 1, d, func(int64) error {
+		p, err := b.st.Find(ctx, "sales_order", q)
+		if err == nil && len(p.Docs) != min(50, drafts) {
+			err = errors.New("the raw page is short")
+		}
+		return err
+	})
+	if errs > 0 {
+		return nil, fmt.Errorf("%d raw finds failed, the first: %w", errs, ferr)
+	}
+	raw := summarize(fmt.Sprintf("list (raw find, %d)", n), 1, lat, errs, took)
+	if raw.PerSecond > 0 && list.PerSecond > 0 {
+		list.Floor, list.Ratio = raw.Name, raw.PerSecond/list.PerSecond
+	}
+	return []benchResult{list, raw}, nil
+}
+
+// request sends one request with a bearer token and checks the status; out,
+// if given, receives the JSON body.
+func (b *benchSite) request(method, target, token string, body []byte, want int, out any) error {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, target, r)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := b.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != want {
+		data, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s %s: status %d, want %d: %.300s", method, target, resp.StatusCode, want, data)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	return err
+}
