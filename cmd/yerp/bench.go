@@ -394,6 +394,9 @@ func (b *benchSite) list(ctx context.Context, n int, d time.Duration) ([]benchRe
 			batch = batch[:0]
 		}
 	}
+	if err := b.st.Optimize(ctx); err != nil {
+		return nil, err
+	}
 	who := sellers[7]
 	endpoint := b.base + "/api/v1/records/sales_order?limit=50&sort=-order_date&filter=" + url.QueryEscape("state == 'draft'")
 	var page struct {

@@ -160,17 +160,31 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	app := server.New(server.Deps{Store: st, Auth: users, Records: eng, Packages: svc, Reports: reports.New(st, eng, svc.Model, nil), Info: server.Info{Version: version, Store: kind}})
 	log.Info("yerp serving", "url", "http://"+ln.Addr().String(), "store", kind, "version", version)
 
+	// The query planner's statistics (SQLite): now, every hour, and at the end.
+	optimize := func(ctx context.Context) {
+		if o, ok := st.(interface{ Optimize(context.Context) error }); ok {
+			if err := o.Optimize(ctx); err != nil {
+				log.Warn("optimize failed", "err", err)
+			}
+		}
+	}
+	optimize(ctx)
+	defer optimize(context.WithoutCancel(ctx))
+
 	// Every minute: expired sessions, tokens and login counters are removed,
 	// postings left pending by a crashed process are finished, and
 	// idempotency keys past their retention are dropped.
 	go func() {
 		tick := time.NewTicker(time.Minute)
 		defer tick.Stop()
-		for {
+		for minutes := 1; ; minutes++ {
 			select {
 			case <-ctx.Done():
 				return
 			case <-tick.C:
+				if minutes%60 == 0 {
+					optimize(ctx)
+				}
 				if _, err := users.Cleanup(ctx); err != nil {
 					log.Warn("cleanup of expired sessions failed", "err", err)
 				}

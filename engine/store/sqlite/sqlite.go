@@ -284,3 +284,16 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Optimize lets SQLite gather the statistics its query planner chooses
+// indexes by (PRAGMA optimize, which runs ANALYZE on the tables that have
+// none or changed much since). Without them the planner guesses; with them
+// the first page of a salesperson's drafts among 100,000 orders of the
+// catalog went from p50 16 ms to 4.5 ms (yerp bench, docs/performance.md).
+// yerp serve calls it at start, every hour and before closing.
+func (s *Store) Optimize(ctx context.Context) error {
+	if _, err := s.writer.ExecContext(ctx, "PRAGMA optimize=0x10002"); err != nil {
+		return fmt.Errorf("sqlite: optimize: %w", err)
+	}
+	return nil
+}

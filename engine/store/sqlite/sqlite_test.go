@@ -257,3 +257,50 @@ func TestConcurrentEnsureIndexes(t *testing.T) {
 		}
 	}
 }
+
+// Optimize gathers the planner's statistics for the indexes of a collection
+// that had none.
+func TestOptimizeGathersStatistics(t *testing.T) {
+	s := openTemp(t)
+	err := s.EnsureIndexes(ctx, "orders",
+		store.Index{Name: "state_date", Keys: []store.SortKey{store.Asc("state"), store.Desc("date")}},
+		store.Index{Name: "owner_date", Keys: []store.SortKey{store.Asc("owner"), store.Desc("date")}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []store.Doc
+	for i := 0; i < 3000; i++ {
+		docs = append(docs, store.Doc{"owner": fmt.Sprintf("u%03d", i%200), "state": []string{"draft", "confirmed", "shipped"}[i%3], "date": fmt.Sprintf("2026-%02d-%02d", 1+i/300, 1+i%28)})
+	}
+	if _, err := s.InsertMany(ctx, "orders", docs); err != nil {
+		t.Fatal(err)
+	}
+	stats := func() map[string]string {
+		out := map[string]string{}
+		rows, err := s.writer.QueryContext(ctx, "SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'c_orders'")
+		if err != nil {
+			return out // no statistics table yet
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var idx, stat string
+			if err := rows.Scan(&idx, &stat); err != nil {
+				t.Fatal(err)
+			}
+			out[idx] = stat
+		}
+		return out
+	}
+	if got := stats(); len(got) != 0 {
+		t.Fatalf("statistics before Optimize: %v", got)
+	}
+	if err := s.Optimize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// "3000 15": 3,000 rows, about 15 per owner.
+	got := stats()
+	if got["ix_orders$owner_date"] == "" || !strings.HasPrefix(got["ix_orders$owner_date"], "3000 15") || got["ix_orders$state_date"] == "" {
+		t.Fatalf("statistics after Optimize: %v", got)
+	}
+}
