@@ -41,25 +41,26 @@ import (
 func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scenarios := fs.String("scenario", "create,list", "scenarios to run, comma-separated: create, list")
+	scenarios := fs.String("scenario", "create,list,ship", "scenarios to run, comma-separated: create, list, ship")
 	clients := fs.Int("clients", 16, "concurrent clients of the create scenario (list runs one at a time, as a person browses)")
 	duration := fs.Duration("duration", 10*time.Second, "how long each scenario runs")
 	lines := fs.Int("lines", 10, "lines of each order the create scenario posts")
 	orders := fs.Int("orders", 100000, "orders in the list scenario's data set")
+	shipClients := fs.Int("ship-clients", 32, "concurrent clients of the ship scenario")
 	dir := fs.String("data", "", "folder of the benchmark's SQLite store (default: a temporary folder, removed afterwards)")
 	asJSON := fs.Bool("json", false, "print the results as one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() > 0 || *clients < 1 || *lines < 1 || *orders < 1000 || *duration <= 0 {
-		fmt.Fprintln(stderr, "usage: yerp bench [--scenario create,list] [--clients N] [--duration D] [--lines N] [--orders N] [--data DIR] [--json]")
+	if fs.NArg() > 0 || *clients < 1 || *shipClients < 1 || *lines < 1 || *orders < 1000 || *duration <= 0 {
+		fmt.Fprintln(stderr, "usage: yerp bench [--scenario create,list,ship] [--clients N] [--ship-clients N] [--duration D] [--lines N] [--orders N] [--data DIR] [--json] [--cpuprofile FILE]")
 		return 2
 	}
 	want := strings.Split(*scenarios, ",")
 	for _, s := range want {
-		if s != "create" && s != "list" {
-			fmt.Fprintf(stderr, "yerp bench: unknown scenario %q (create, list)\n", s)
+		if s != "create" && s != "list" && s != "ship" {
+			fmt.Fprintf(stderr, "yerp bench: unknown scenario %q (create, list, ship)\n", s)
 			return 2
 		}
 	}
@@ -97,6 +98,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			rs, err = b.create(ctx, *clients, *duration)
 		case "list":
 			rs, err = b.list(ctx, *orders, *duration)
+		case "ship":
+			rs, err = b.ship(ctx, *shipClients, *duration)
 		}
 		b.close()
 		if err != nil {
@@ -111,9 +114,14 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		_ = enc.Encode(map[string]any{"results": results})
 		return 0
 	}
-	fmt.Fprintf(stdout, "%-22s %9s %7s %11s %9s %9s %9s %9s\n", "scenario", "requests", "errors", "per second", "p50 ms", "p95 ms", "p99 ms", "max ms")
+	fmt.Fprintf(stdout, "%-30s %9s %7s %11s %9s %9s %9s %9s\n", "scenario", "requests", "errors", "per second", "p50 ms", "p95 ms", "p99 ms", "max ms")
 	for _, r := range results {
-		fmt.Fprintf(stdout, "%-22s %9d %7d %11.0f %9.2f %9.2f %9.2f %9.2f\n", r.Name, r.Requests, r.Errors, r.PerSecond, r.P50, r.P95, r.P99, r.Max)
+		fmt.Fprintf(stdout, "%-30s %9d %7d %11.0f %9.2f %9.2f %9.2f %9.2f\n", r.Name, r.Requests, r.Errors, r.PerSecond, r.P50, r.P95, r.P99, r.Max)
+	}
+	for _, r := range results {
+		if r.Note != "" {
+			fmt.Fprintf(stdout, "%s: %s\n", r.Name, r.Note)
+		}
 	}
 	for _, r := range results {
 		if r.Floor != "" {
@@ -139,6 +147,8 @@ type benchResult struct {
 	// Ratio is this one's time per operation ÷ the floor's.
 	Floor string  `json:"floor,omitempty"`
 	Ratio float64 `json:"ratio,omitempty"`
+	// Note says what else was checked (the ship scenario's books).
+	Note string `json:"note,omitempty"`
 }
 
 // benchSite is a store with the sales package installed, a customer, items,
@@ -440,9 +450,120 @@ func (b *benchSite) list(ctx context.Context, n int, d time.Duration) ([]benchRe
 	return []benchResult{list, raw}, nil
 }
 
-// request sends one request with a bearer token and checks the status; out,
-// if given, receives the JSON body.
+// ship has clients each take an order of 5 lines over 20 items through
+// confirm and allocate (a posting reserving stock), scan and pack its
+// shipping notice, and ship it (a posting taking the stock out and moving
+// the order): 32 clients contend for the same 20 bins. Each step is timed as
+// one request; afterwards the books must agree with the ledgers (Verify).
+func (b *benchSite) ship(ctx context.Context, clients int, d time.Duration) ([]benchResult, error) {
+	admin := records.User{ID: "bench", Name: "bench", Roles: []string{records.AdminRole}}
+	wh, err := b.eng.Create(ctx, admin, "warehouse", map[string]any{"code": "WH9", "name": "压测仓"})
+	if err != nil {
+		return nil, err
+	}
+	var items []string
+	codes := map[string]string{}
+	for i := range 20 {
+		it, err := b.eng.Create(ctx, admin, "item", map[string]any{"code": fmt.Sprintf("S%03d", i), "name": fmt.Sprintf("发货商品 %d", i), "unit": "pcs", "price": "10.00", "cost": "6.00"})
+		if err != nil {
+			return nil, err
+		}
+		if err := b.eng.OpeningStock(ctx, admin, it.ID(), wh.ID(), decimal.FromInt(10_000_000)); err != nil {
+			return nil, err
+		}
+		items = append(items, it.ID())
+		codes[it.ID()] = fmt.Sprint(it["code"])
+	}
+	seller, token, err := b.seller(ctx, "shipper")
+	if err != nil {
+		return nil, err
+	}
+	// The seller allocates too: the warehouse role would do it; one token
+	// keeps the scenario about the postings, not about logins.
+	if err := b.users.SetRoles(ctx, seller.ID, []string{"sales", "sales_manager", "warehouse"}); err != nil {
+		return nil, err
+	}
+	var steps atomic.Int64
+	lat, errs, took, ferr := runLoad(ctx, clients, d, func(n int64) error {
+		lines := make([]any, 5)
+		for i := range lines {
+			lines[i] = map[string]any{"item": items[(int(n)*7+i*3)%len(items)], "qty": "1"}
+		}
+		order := map[string]any{"customer": b.customer, "warehouse": wh.ID(), "lines": lines}
+		var rec map[string]any
+		if err := b.call("POST", "/api/v1/records/sales_order", token, "", order, http.StatusCreated, &rec); err != nil {
+			return err
+		}
+		id := fmt.Sprint(rec["id"])
+		for _, t := range []string{"confirm", "allocate"} {
+			var out struct{ Record map[string]any }
+			if err := b.call("POST", "/api/v1/records/sales_order/"+id+"/transitions/"+t, token, fmt.Sprint(rec["version"]), map[string]any{}, http.StatusOK, &out); err != nil {
+				return err
+			}
+			rec = out.Record
+			steps.Add(1)
+		}
+		note := fmt.Sprint(rec["delivery_note"])
+		var dn map[string]any
+		if err := b.call("GET", "/api/v1/records/delivery_note/"+note, token, "", nil, http.StatusOK, &dn); err != nil {
+			return err
+		}
+		rows, _ := dn["lines"].([]any)
+		for _, r := range rows {
+			row := r.(map[string]any)
+			row["scanned"], row["packed_qty"] = codes[fmt.Sprint(row["item"])], row["qty"] // typed item code
+		}
+		if err := b.call("PATCH", "/api/v1/records/delivery_note/"+note, token, fmt.Sprint(dn["version"]), map[string]any{"lines": rows}, http.StatusOK, &dn); err != nil {
+			return err
+		}
+		for _, t := range []struct {
+			name  string
+			input map[string]any
+		}{{"pack", nil}, {"ship", map[string]any{"carrier": "顺丰速运", "tracking_no": fmt.Sprintf("SF%010d", n), "ship_date": time.Now().Format(template.DateLayout)}}} {
+			var out struct{ Record map[string]any }
+			if err := b.call("POST", "/api/v1/records/delivery_note/"+note+"/transitions/"+t.name, token, fmt.Sprint(dn["version"]), map[string]any{"input": t.input}, http.StatusOK, &out); err != nil {
+				return err
+			}
+			dn = out.Record
+			steps.Add(1)
+		}
+		return nil
+	})
+	if errs > 0 {
+		return nil, fmt.Errorf("%d orders failed, the first: %w", errs, ferr)
+	}
+	r := summarize("ship (HTTP, whole order)", clients, lat, errs, took)
+	ms, err := b.eng.Verify(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.Note = fmt.Sprintf("%d orders shipped; %.0f transitions/s (confirm, allocate, pack, ship); verify: %d differences", len(lat), float64(steps.Load())/took.Seconds(), len(ms))
+	if len(ms) > 0 {
+		return []benchResult{r}, fmt.Errorf("the books disagree after the ship scenario: %v", ms[0])
+	}
+	return []benchResult{r}, nil
+}
+
+// call sends body as JSON to path on the site; see send.
+func (b *benchSite) call(method, path, token, version string, body any, want int, out any) error {
+	var data []byte
+	if body != nil {
+		var err error
+		if data, err = json.Marshal(body); err != nil {
+			return err
+		}
+	}
+	return b.send(method, b.base+path, token, version, data, want, out)
+}
+
+// request sends a request without If-Match; see send.
 func (b *benchSite) request(method, target, token string, body []byte, want int, out any) error {
+	return b.send(method, target, token, "", body, want, out)
+}
+
+// send sends one request with a bearer token (and If-Match when version is
+// given) and checks the status; out, if given, receives the JSON body.
+func (b *benchSite) send(method, target, token, version string, body []byte, want int, out any) error {
 	var r io.Reader
 	if body != nil {
 		r = bytes.NewReader(body)
@@ -455,14 +576,17 @@ func (b *benchSite) request(method, target, token string, body []byte, want int,
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if version != "" {
+		req.Header.Set("If-Match", `"`+version+`"`)
+	}
 	resp, err := b.http.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != want {
-		data, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("%s %s: status %d, want %d: %.300s", method, target, resp.StatusCode, want, data)
+		msg, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s %s: status %d, want %d: %.300s", method, target, resp.StatusCode, want, msg)
 	}
 	if out != nil {
 		return json.NewDecoder(resp.Body).Decode(out)

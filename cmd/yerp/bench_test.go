@@ -7,11 +7,12 @@ import (
 	"testing"
 )
 
-// A short yerp bench run: both scenarios complete without errors, report
-// latencies in order, and compare themselves with their raw floor.
+// A short yerp bench run: every scenario completes without errors, reports
+// latencies in order, compares itself with its raw floor where it has one,
+// and the ship scenario leaves books that agree with the ledgers.
 func TestBenchCommand(t *testing.T) {
 	var stdout, stderr syncBuffer
-	code := run(context.Background(), []string{"bench", "--duration", "300ms", "--orders", "2000", "--clients", "4", "--lines", "3", "--json", "--data", t.TempDir()}, &stdout, &stderr)
+	code := run(context.Background(), []string{"bench", "--duration", "300ms", "--orders", "2000", "--clients", "4", "--ship-clients", "4", "--lines", "3", "--json", "--data", t.TempDir()}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("yerp bench: exit %d\n%s", code, stderr.String())
 	}
@@ -26,13 +27,16 @@ func TestBenchCommand(t *testing.T) {
 			t.Errorf("%s: %+v", r.Name, r)
 		}
 	}
-	for _, want := range []string{"create (HTTP)", "create (raw insert)", "list (HTTP, 2000)", "list (raw find, 2000)"} {
+	for _, want := range []string{"create (HTTP)", "create (raw insert)", "list (HTTP, 2000)", "list (raw find, 2000)", "ship (HTTP, whole order)"} {
 		if _, ok := names[want]; !ok {
 			t.Errorf("no result %q in %v", want, out.Results)
 		}
 	}
 	if r := names["create (HTTP)"]; r.Floor != "create (raw insert)" || r.Ratio <= 1 {
 		t.Errorf("create compared with its floor: %+v", r)
+	}
+	if r := names["ship (HTTP, whole order)"]; !strings.HasSuffix(r.Note, "verify: 0 differences") {
+		t.Errorf("ship scenario's books: %q", r.Note)
 	}
 	if code := run(context.Background(), []string{"bench", "--scenario", "delete"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `unknown scenario "delete"`) {
 		t.Errorf("an unknown scenario: exit %d, %s", code, stderr.String())
