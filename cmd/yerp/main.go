@@ -35,6 +35,7 @@ import (
 	"github.com/yerp/yerp/engine/store/sqlite"
 	"github.com/yerp/yerp/server"
 	"github.com/yerp/yerp/templates"
+	"github.com/yerp/yerp/ui"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -157,7 +158,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "yerp serve: listen on %s: %v (use --addr to pick another address)\n", *addr, err)
 		return 1
 	}
-	app := server.New(server.Deps{Store: st, Auth: users, Records: eng, Packages: svc, Reports: reports.New(st, eng, svc.Model, nil), Info: server.Info{Version: version, Store: kind}})
+	deps := server.Deps{Store: st, Auth: users, Records: eng, Packages: svc, Reports: reports.New(st, eng, svc.Model, nil), Info: server.Info{Version: version, Store: kind}}
+	app := server.New(deps)
+	if err := ui.Mount(app, deps); err != nil {
+		fmt.Fprintf(stderr, "yerp serve: %v\n", err)
+		return 1
+	}
 	log.Info("yerp serving", "url", "http://"+ln.Addr().String(), "store", kind, "version", version)
 
 	// The query planner's statistics (SQLite): now, every hour, and at the end.

@@ -110,6 +110,12 @@ func (v *viewer) view(ent *template.Entity, rec Record, sel selection) (*View, e
 	if err := ev.prefetch(rec); err != nil {
 		return nil, err
 	}
+	return v.viewWith(ev, ent, rec, sel)
+}
+
+// viewWith is view with an evaluator whose links are already fetched (one
+// evaluator for a page of records).
+func (v *viewer) viewWith(ev *evaluator, ent *template.Entity, rec Record, sel selection) (*View, error) {
 	out := &View{Lang: v.lang, Entity: v.text(ent.Decl.Label), EntityName: ent.Name, ID: rec.ID(),
 		Record: map[string]any{}, Raw: map[string]any{}, Labels: map[string]string{}}
 	out.Number, _ = rec[fNumber].(string)
