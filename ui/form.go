@@ -515,15 +515,7 @@ func (b *builder) input(f *template.FieldDecl, key, name string, vs []string) (*
 // field in order when it has none.
 func (b *builder) form(ent *template.Entity, fv formValues) ([]formSection, error) {
 	var out []formSection
-	sections := ent.Decl.Form
-	if len(sections) == 0 {
-		s := template.FormSectionDecl{Columns: 2}
-		for _, k := range ent.Decl.Fields.Keys() {
-			s.Fields = append(s.Fields, template.Str{V: k})
-		}
-		sections = []template.FormSectionDecl{s}
-	}
-	for _, s := range sections {
+	for _, s := range formSections(ent) {
 		sec := formSection{Label: label(s.Section, b.l), Columns: max(1, s.Columns)}
 		for _, name := range s.Fields {
 			ff, err := b.field(ent, name.V, fv)
@@ -726,4 +718,17 @@ func (u *UI) update(c fiber.Ctx) error {
 		return u.fail(c, err)
 	}
 	return c.Redirect().Status(fiber.StatusSeeOther).To("/r/" + ent.Name + "/" + id + "?msg=saved")
+}
+
+// formSections are the template's form sections, or one two-column section
+// of every field in order when it has none.
+func formSections(ent *template.Entity) []template.FormSectionDecl {
+	if len(ent.Decl.Form) > 0 {
+		return ent.Decl.Form
+	}
+	s := template.FormSectionDecl{Columns: 2}
+	for _, k := range ent.Decl.Fields.Keys() {
+		s.Fields = append(s.Fields, template.Str{V: k})
+	}
+	return []template.FormSectionDecl{s}
 }

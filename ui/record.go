@@ -121,15 +121,7 @@ func (u *UI) recordPage(c fiber.Ctx, status int, ent *template.Entity, id string
 	for _, vf := range view.Fields {
 		byName[vf.Name] = vf
 	}
-	sections := ent.Decl.Form
-	if len(sections) == 0 {
-		s := template.FormSectionDecl{Columns: 2}
-		for _, k := range ent.Decl.Fields.Keys() {
-			s.Fields = append(s.Fields, template.Str{V: k})
-		}
-		sections = []template.FormSectionDecl{s}
-	}
-	for _, s := range sections {
+	for _, s := range formSections(ent) {
 		sec := shownSection{Label: label(s.Section, l), Columns: max(1, s.Columns)}
 		for _, name := range s.Fields {
 			vf, ok := byName[name.V]

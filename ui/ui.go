@@ -91,6 +91,11 @@ var funcs = template.FuncMap{
 	"rowArgs": func(row formRow, table string, readonly bool, remove string) map[string]any {
 		return map[string]any{"Row": row, "Table": table, "Readonly": readonly, "Remove": remove}
 	},
+	// decideArgs packs what the approve/reject form needs: the page (for
+	// T and CSRF), the approval and where to go back to.
+	"decideArgs": func(page any, id, back string) map[string]any {
+		return map[string]any{"Page": page, "ID": id, "Back": back}
+	},
 }
 
 // static serves the embedded stylesheet and script.

@@ -383,6 +383,11 @@ func TestRejectFromTheInbox(t *testing.T) {
 	if csrf == nil || !strings.Contains(home, `action="/approvals/`+taken.Approval+`"`) {
 		t.Fatal("the approval is not in the manager's inbox")
 	}
+	// The record page offers the same decision, coming back to itself.
+	_, recPage, _ := w.do("GET", "/r/sales_order/"+order.ID(), nil)
+	if !strings.Contains(recPage, `action="/approvals/`+taken.Approval+`"`) || !strings.Contains(recPage, `name="back" value="/r/sales_order/`+order.ID()+`"`) {
+		t.Fatal("the record page does not offer the approver a decision")
+	}
 	form := url.Values{"_csrf": {csrf[1]}, "back": {"/"}, "decision": {"reject"}}
 	status, page, _ := w.do("POST", "/approvals/"+taken.Approval, form)
 	if status != http.StatusUnprocessableEntity || !strings.Contains(page, "审批意见：必填") {
