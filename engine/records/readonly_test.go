@@ -146,3 +146,44 @@ func TestEffectOnlyTransitions(t *testing.T) {
 		t.Fatalf("after the receipt the order is %v (%v), want partial", got[fState], err)
 	}
 }
+
+// The transitions list applies the checks of a transition with input that do
+// not read the input; the ones that do wait until it is given.
+func TestTransitionsListChecksThatNeedNoInput(t *testing.T) {
+	extra := `  remark:
+    from: [open, partial]
+    label: {zh-CN: 备注, en: Remark}
+    input:
+      text: {type: text, required: true, label: {zh-CN: 内容, en: Text}}
+    checks:
+      - {check: "all(lines, .received >= .qty)", message: {zh-CN: 尚未全部到货, en: Not all received}}
+  comment:
+    from: [open, partial]
+    label: {zh-CN: 说明, en: Comment}
+    input:
+      text: {type: text, label: {zh-CN: 内容, en: Text}}
+    checks:
+      - {check: "input.text != 'x'", message: {zh-CN: 不能为 x, en: Not x}}
+access:`
+	order := strings.Replace(chainOrder, "access:", extra, 1)
+	eng, _, item := chainEngine(t, order, chainReceipt)
+	admin := User{ID: "u-admin", Roles: []string{"admin"}}
+	po, err := eng.Create(ctx, admin, "po", map[string]any{"lines": []any{map[string]any{"item": item.ID(), "qty": "10"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := eng.Transitions(ctx, admin, "po", po.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Option{}
+	for _, o := range opts {
+		got[o.Name] = o
+	}
+	if o := got["remark"]; o.Allowed || o.Reason != "check" {
+		t.Errorf("remark, whose check fails without reading input: %+v, want refused for its check", o)
+	}
+	if o := got["comment"]; !o.Allowed {
+		t.Errorf("comment, whose check reads input: %+v, want allowed until input is given", o)
+	}
+}

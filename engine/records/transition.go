@@ -109,15 +109,19 @@ func (ev *evaluator) blocked(t *template.TransitionDecl, rec Record, input map[s
 			return "effects", nil, nil
 		}
 	}
-	if input == nil && len(t.Input) > 0 {
-		return "", nil, nil // the checks may read input, asked when taking it
-	}
+	// Without input (listing what a user may take), the checks and the
+	// approval condition that read input wait until it is given.
 	place := ev.transitionPlace(t)
+	readsInput := func(p string) bool {
+		prog := ev.ent.Programs[p]
+		return input == nil && len(t.Input) > 0 && prog != nil && slices.Contains(prog.Names, "input")
+	}
 	for i, c := range t.Checks {
-		if c.Warn {
+		p := fmt.Sprintf("%s.checks[%d]", place, i)
+		if c.Warn || readsInput(p) {
 			continue
 		}
-		ok, err := ev.runWith(fmt.Sprintf("%s.checks[%d]", place, i), rec, input)
+		ok, err := ev.runWith(p, rec, input)
 		if err != nil {
 			return "", nil, err
 		}
@@ -125,7 +129,7 @@ func (ev *evaluator) blocked(t *template.TransitionDecl, rec Record, input map[s
 			return "check", c.Message.Text, nil
 		}
 	}
-	if t.Approval != nil {
+	if t.Approval != nil && !readsInput(place+".approval.when") {
 		needs := true
 		if t.Approval.When.IsSet() {
 			var err error
