@@ -539,7 +539,7 @@ func TestEveryCodeHasMessages(t *testing.T) {
 	codes := []string{"required", "unknown_field", "readonly", "not_a_number", "scale", "min", "max", "out_of_range",
 		"not_a_bool", "not_a_date", "not_a_datetime", "not_an_option", "not_a_list", "not_an_object", "not_text",
 		"single_line", "min_length", "max_length", "pattern", "not_an_email", "not_a_phone", "min_rows", "max_rows",
-		"link_not_found", "link_filtered", "unique", "use_transition", "invalid_filter", "invalid", "invalid_json", "invalid_key",
+		"link_not_found", "link_filtered", "row_locked", "unique", "use_transition", "invalid_filter", "invalid", "invalid_json", "invalid_key",
 		"file_too_large", "file_type", "file_not_found", "not_an_attachment", "check", "receiver_cannot_read",
 		"unknown_user", "assign_to_nobody", "wrong_password", "weak_password"}
 	for _, c := range codes {

@@ -74,6 +74,7 @@ var messages = map[string][2]string{
 	"not_an_email":         {"不是有效的邮箱", "is not an email address"},
 	"not_a_phone":          {"不是有效的电话号码", "is not a phone number"},
 	"min_rows":             {"至少 {min} 行", "needs at least {min} rows"},
+	"row_locked":           {"第 {row} 行不能删除：其中的 {field} 不可修改", "row {row} cannot be removed: its {field} cannot be changed"},
 	"max_rows":             {"最多 {max} 行", "allows at most {max} rows"},
 	"link_not_found":       {"关联的记录不存在", "links to a record that does not exist"},
 	"link_filtered":        {"不能选择该记录（不符合可选条件，例如已停用）", "this record cannot be chosen here (for example, it is inactive)"},

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/yerp/yerp/engine/decimal"
+	"github.com/yerp/yerp/engine/store"
 	"github.com/yerp/yerp/engine/template"
 )
 
@@ -62,7 +63,7 @@ func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess
 		if rows, isRows := nv.([]any); isRows && f.Type.V == "table" {
 			// Rows are kept even when some cells were refused, so that the
 			// other cells are checked too.
-			rec[key] = keepRows(ve, key, before[key], rows, fa)
+			rec[key] = keepRows(ve, key, f.Fields, before[key], rows, fa)
 		} else if ok {
 			rec[key] = nv
 		}
@@ -386,15 +387,45 @@ var rowIDRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,40}$`)
 
 // keepRows matches the rows the client sent with the stored ones by their row
 // key: hidden columns keep their stored values, read-only columns must not
-// change, and new rows get a key.
-func keepRows(ve *ValidationError, table string, before any, rows []any, fa fieldAccess) []any {
+// change, and new rows get a key. A stored row cannot be removed either when
+// it holds a value in a column the user may not change that says what the
+// row is (a required column: a warehouse keeper who may not change a
+// shipping notice's items or quantities cannot drop a line of it) or that
+// the template's effects keep (readonly: true, like a purchase order line's
+// received quantity); a salesperson who may not change prices can still
+// drop an order line.
+func keepRows(ve *ValidationError, table string, cols template.Map[*template.FieldDecl], before any, rows []any, fa fieldAccess) []any {
 	old := map[string]map[string]any{}
+	var order []string
 	if bs, ok := before.([]any); ok {
 		for _, b := range bs {
 			if row, ok := b.(map[string]any); ok {
 				if id, ok := row[rowKey].(string); ok {
 					old[id] = row
+					order = append(order, id)
 				}
+			}
+		}
+	}
+	kept := map[string]bool{}
+	for _, r := range rows {
+		if row, ok := r.(map[string]any); ok {
+			kept[asString(row[rowKey])] = true
+		}
+	}
+	for i, id := range order {
+		if kept[id] {
+			continue
+		}
+		for col := range fa.readonly {
+			name, ok := strings.CutPrefix(col, table+".")
+			c, _ := cols.Get(name)
+			if !ok || c == nil || !c.Required && !c.Readonly {
+				continue
+			}
+			if v := old[id][name]; !isEmpty(v) && !isZeroNumber(v) {
+				ve.add(table, "row_locked", map[string]any{"row": i + 1, "field": name})
+				break
 			}
 		}
 	}
@@ -429,6 +460,17 @@ func keepRows(ve *ValidationError, table string, before any, rows []any, fa fiel
 }
 
 func asString(v any) string { s, _ := v.(string); return s }
+
+// isZeroNumber reports whether v is a stored number (or its text) equal to
+// zero.
+func isZeroNumber(v any) bool {
+	if t, isText := v.(string); isText {
+		d, err := decimal.Parse(t)
+		return err == nil && d.IsZero()
+	}
+	d, ok, _ := store.ToDecimal(v)
+	return ok && d.IsZero()
+}
 
 // newRowID returns a short random row key.
 func newRowID() string {

@@ -2,6 +2,7 @@ package records
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -185,5 +186,50 @@ access:`
 	}
 	if o := got["comment"]; !o.Allowed {
 		t.Errorf("comment, whose check reads input: %+v, want allowed until input is given", o)
+	}
+}
+
+// A row holding a value in a column the user may not change cannot be
+// removed; one whose read-only columns are still empty or zero can.
+func TestRowsWithLockedValuesStay(t *testing.T) {
+	order := strings.Replace(chainOrder, "received: {type: quantity, default: 0,", "received: {type: quantity, default: 0, readonly: true,", 1)
+	eng, wh, item := chainEngine(t, order, chainReceipt)
+	admin := User{ID: "u-admin", Roles: []string{"admin"}}
+	ken := User{ID: "u-ken", Name: "Ken", Roles: []string{"warehouse"}}
+	other, err := eng.Create(ctx, admin, "item", map[string]any{"code": "B200", "name": "绿茶", "unit": "carton"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	po, err := eng.Create(ctx, admin, "po", map[string]any{"lines": []any{
+		map[string]any{"item": item.ID(), "qty": "10"}, map[string]any{"item": other.ID(), "qty": "5"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gr, err := eng.Create(ctx, ken, "gr", map[string]any{"po": po.ID(), "warehouse": wh.ID(),
+		"lines": []any{map[string]any{"item": item.ID(), "qty": "4"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.Transition(ctx, ken, "gr", gr.ID(), "receive", gr.Version(), nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := eng.get(ctx, "po", po.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := got["lines"].([]any)
+	first, second := rows[0].(map[string]any), rows[1].(map[string]any)
+	keep := func(r map[string]any) map[string]any {
+		return map[string]any{rowKey: r[rowKey], "item": r["item"], "qty": fmt.Sprint(r["qty"])}
+	}
+	// Dropping the received line is refused, and nothing changes.
+	_, err = eng.Update(ctx, admin, "po", po.ID(), got.Version(), map[string]any{"lines": []any{keep(second)}})
+	var ve *ValidationError
+	if !errors.As(err, &ve) || len(ve.Errors) != 1 || ve.Errors[0].Path != "lines" || ve.Errors[0].Code != "row_locked" || ve.Errors[0].Params["row"] != 1 {
+		t.Fatalf("dropping a received line: %v, want lines row_locked for row 1", err)
+	}
+	// Dropping the line nothing was received on is fine.
+	if _, err := eng.Update(ctx, admin, "po", po.ID(), got.Version(), map[string]any{"lines": []any{keep(first)}}); err != nil {
+		t.Fatalf("dropping a line with nothing received: %v", err)
 	}
 }
