@@ -26,8 +26,8 @@ const chromiumPath = "/usr/bin/chromium"
 
 // company is a server on loopback over a fresh SQLite store with the whole
 // catalog installed, as `yerp serve --demo` installs it, and a small part of
-// the demo company: its salesperson and sales manager (same usernames and
-// names), a warehouse, items with stock, and a customer whose credit limit
+// the demo company: two salespeople, the sales manager, a warehouse keeper
+// and a finance clerk (same usernames and names), a warehouse, items with stock, and a customer whose credit limit
 // makes a larger order on credit wait for the manager's approval.
 type company struct {
 	base  string
@@ -41,6 +41,9 @@ const (
 	adminPassword   = "admin-password"
 	salesPassword   = "sales1-password"
 	managerPassword = "manager-password"
+	sales2Password  = "sales2-password"
+	keeperPassword  = "keeper-password"
+	financePassword = "finance-password"
 )
 
 func startCompany(t *testing.T) *company {
@@ -76,6 +79,9 @@ func startCompany(t *testing.T) *company {
 	for _, u := range []auth.NewUser{
 		{Username: "sales1", Name: "张伟", Roles: []string{"sales"}, Password: salesPassword},
 		{Username: "manager", Name: "周敏", Roles: []string{"sales_manager"}, Password: managerPassword},
+		{Username: "sales2", Name: "刘洋", Roles: []string{"sales"}, Password: sales2Password},
+		{Username: "keeper", Name: "吴强", Roles: []string{"warehouse"}, Password: keeperPassword},
+		{Username: "finance", Name: "孙丽", Roles: []string{"finance"}, Password: financePassword},
 	} {
 		if _, err := users.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
