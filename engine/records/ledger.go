@@ -696,7 +696,8 @@ func isIdent(s string) bool {
 	return s != ""
 }
 
-// label names a linked record in messages: its code and name.
+// label names a linked record in messages and titles: its code and name,
+// else its number, else its id.
 func label(r map[string]any) string {
 	if r == nil {
 		return ""
@@ -711,7 +712,13 @@ func label(r map[string]any) string {
 	case name != "":
 		return name
 	}
-	return fmt.Sprint(r[store.IDField])
+	if n, _ := r[fNumber].(string); n != "" {
+		return n // a document without code or name: a payment, a shipping notice
+	}
+	if id, _ := r[fID].(string); id != "" {
+		return id // a record
+	}
+	return fmt.Sprint(r[store.IDField]) // a stored document
 }
 
 // ledgerWrites plans a ledger effect: a bump of the party's balance in the

@@ -233,3 +233,20 @@ func TestRowsWithLockedValuesStay(t *testing.T) {
 		t.Fatalf("dropping a line with nothing received: %v", err)
 	}
 }
+
+func TestLabelFallsBackToNumberThenID(t *testing.T) {
+	for _, c := range []struct {
+		rec  map[string]any
+		want string
+	}{
+		{map[string]any{"code": "C1", "name": "华东百货", "number": "X"}, "C1 华东百货"},
+		{map[string]any{"name": "华东百货"}, "华东百货"},
+		{map[string]any{"number": "SK-000012", fID: "r1"}, "SK-000012"},
+		{map[string]any{fID: "r1"}, "r1"},
+		{map[string]any{"_id": "d1"}, "d1"},
+	} {
+		if got := label(c.rec); got != c.want {
+			t.Errorf("label(%v) = %q, want %q", c.rec, got, c.want)
+		}
+	}
+}
