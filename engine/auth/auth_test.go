@@ -70,9 +70,6 @@ func TestSQLite(t *testing.T) {
 }
 
 func TestMongo(t *testing.T) {
-	if testing.Short() {
-		t.Skip("FerretDB is slow; skipped with -short")
-	}
 	uri := mongotest.Start(t)
 	n := 0
 	for _, sc := range scenarios {
