@@ -7,16 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"github.com/yerp/yerp/engine/auth"
 	"github.com/yerp/yerp/engine/dataio"
-	"github.com/yerp/yerp/engine/packages"
 	"github.com/yerp/yerp/engine/records"
 	"github.com/yerp/yerp/server"
-	"github.com/yerp/yerp/templates"
 )
 
 const importUsage = `usage: yerp import --entity NAME --file FILE [--dry-run] [--as USER] [flags]
@@ -64,29 +60,11 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 1
 	}
 	defer in.Close()
-	if *storeURI == "" {
-		// Opening creates an empty store: a mistyped folder would import into nothing.
-		if _, err := os.Stat(filepath.Join(*data, "yerp.db")); err != nil {
-			fmt.Fprintf(stderr, "yerp import: no store in %s: %v\n", *data, err)
-			return 1
-		}
-	}
-	st, _, err := openStore(ctx, *storeURI, *data)
-	if err != nil {
-		fmt.Fprintf(stderr, "yerp import: %v\n", err)
+	users, eng, done, ok := existingEngine(ctx, "import", *storeURI, *data, stderr)
+	if !ok {
 		return 1
 	}
-	defer st.Close()
-	svc, err := packages.New(ctx, st, templates.FS)
-	if err != nil {
-		fmt.Fprintf(stderr, "yerp import: templates: %v\n", err)
-		return 1
-	}
-	users, err := auth.New(st, auth.Options{})
-	if err != nil {
-		fmt.Fprintf(stderr, "yerp import: users: %v\n", err)
-		return 1
-	}
+	defer done()
 	who, err := users.UserByName(ctx, *as)
 	if err != nil {
 		fmt.Fprintf(stderr, "yerp import: --as %s: %v\n", *as, err)
@@ -96,7 +74,6 @@ func importCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	if *lang == "" {
 		*lang = who.Language
 	}
-	eng := records.New(st, svc.Model, records.Options{Users: users, ModelAt: svc.ModelAt})
 	started := time.Now()
 	res, err := dataio.Import(ctx, eng, u, *entity, in, dataio.Options{Format: f, Sheet: *sheet, DryRun: *dryRun, Lang: *lang, Message: server.Message,
 		Progress: func(r dataio.Result) {

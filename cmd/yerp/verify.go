@@ -42,30 +42,11 @@ func verifyCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "yerp verify: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if *storeURI == "" {
-		// Opening creates an empty store: a mistyped folder would pass.
-		if _, err := os.Stat(filepath.Join(*data, "yerp.db")); err != nil {
-			fmt.Fprintf(stderr, "yerp verify: no store in %s: %v\n", *data, err)
-			return 1
-		}
-	}
-	st, _, err := openStore(ctx, *storeURI, *data)
-	if err != nil {
-		fmt.Fprintf(stderr, "yerp verify: %v\n", err)
+	_, eng, done, ok := existingEngine(ctx, "verify", *storeURI, *data, stderr)
+	if !ok {
 		return 1
 	}
-	defer st.Close()
-	svc, err := packages.New(ctx, st, templates.FS)
-	if err != nil {
-		fmt.Fprintf(stderr, "yerp verify: templates: %v\n", err)
-		return 1
-	}
-	users, err := auth.New(st, auth.Options{})
-	if err != nil {
-		fmt.Fprintf(stderr, "yerp verify: users: %v\n", err)
-		return 1
-	}
-	eng := records.New(st, svc.Model, records.Options{Users: users, ModelAt: svc.ModelAt})
+	defer done()
 	n, err := recoverAll(ctx, eng, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "yerp verify: recover postings: %v\n", err)
@@ -127,4 +108,36 @@ func recoverAll(ctx context.Context, eng *records.Engine, stderr io.Writer) (int
 		return n, fmt.Errorf("%d postings are still pending: is a server running on this store?", left)
 	}
 	return n, nil
+}
+
+// existingEngine opens, for command cmd, a store that must already exist
+// (opening an SQLite folder creates an empty store, so a mistyped --data
+// would verify or import into nothing), with its packages, users and
+// records engine. It prints what went wrong as "yerp CMD: ..." and reports
+// ok false; done closes the store.
+func existingEngine(ctx context.Context, cmd, storeURI, data string, stderr io.Writer) (users *auth.Service, eng *records.Engine, done func(), ok bool) {
+	if storeURI == "" {
+		if _, err := os.Stat(filepath.Join(data, "yerp.db")); err != nil {
+			fmt.Fprintf(stderr, "yerp %s: no store in %s: %v\n", cmd, data, err)
+			return nil, nil, nil, false
+		}
+	}
+	st, _, err := openStore(ctx, storeURI, data)
+	if err != nil {
+		fmt.Fprintf(stderr, "yerp %s: %v\n", cmd, err)
+		return nil, nil, nil, false
+	}
+	svc, err := packages.New(ctx, st, templates.FS)
+	if err != nil {
+		st.Close()
+		fmt.Fprintf(stderr, "yerp %s: templates: %v\n", cmd, err)
+		return nil, nil, nil, false
+	}
+	if users, err = auth.New(st, auth.Options{}); err != nil {
+		st.Close()
+		fmt.Fprintf(stderr, "yerp %s: users: %v\n", cmd, err)
+		return nil, nil, nil, false
+	}
+	eng = records.New(st, svc.Model, records.Options{Users: users, ModelAt: svc.ModelAt})
+	return users, eng, func() { st.Close() }, true
 }
