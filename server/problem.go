@@ -108,28 +108,22 @@ var messages = map[string][2]string{
 
 // message renders a field error in language l.
 func message(l string, fe records.FieldError) string {
-	if fe.Code == "rule" || fe.Code == "check" {
-		if m, ok := fe.Params["message"].(map[string]string); ok {
-			if text := m[l]; text != "" {
-				return text
-			}
-			for _, text := range m {
-				return text
-			}
+	if text := fe.RuleMessage(l); text != "" {
+		return text
+	}
+	if m, ok := fe.Params["message"].(map[string]string); ok && (fe.Code == "rule" || fe.Code == "check") {
+		for _, text := range m { // the template has it in another language only
+			return text
 		}
 	}
 	pair, ok := messages[fe.Code]
 	if !ok {
 		return fe.Code
 	}
-	text := pair[0]
 	if l == "en" {
-		text = pair[1]
+		return fe.Fill(pair[1])
 	}
-	for k, v := range fe.Params {
-		text = strings.ReplaceAll(text, "{"+k+"}", fmt.Sprint(v))
-	}
-	return text
+	return fe.Fill(pair[0])
 }
 
 // titles of problems by status, in both languages.

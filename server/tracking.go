@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"html/template"
 	"net/url"
 	"strconv"
@@ -282,10 +281,7 @@ func (a *api) trackingFeedback(c fiber.Ctx) error {
 		msg, status = trackingText(l, "too_many"), fiber.StatusTooManyRequests
 	case errors.As(err, &ve) && len(ve.Errors) > 0:
 		fe := ve.Errors[0]
-		msg = trackingText(l, fe.Code)
-		for k, v := range fe.Params {
-			msg = strings.ReplaceAll(msg, "{"+k+"}", fmt.Sprint(v))
-		}
+		msg = fe.Fill(trackingText(l, fe.Code))
 	default:
 		return trackingMessage(c, l, err)
 	}

@@ -1,8 +1,6 @@
 package dataio
 
 import (
-	"fmt"
-	"strings"
 
 	"github.com/yerp/yerp/engine/records"
 )
@@ -32,24 +30,16 @@ var Messages = map[string][2]string{
 // first, then msg (the caller's catalog), then the code itself.
 func render(l string, fe records.FieldError, msg func(string, records.FieldError) string) string {
 	if pair, ok := Messages[fe.Code]; ok {
-		text := pair[0]
 		if l == "en" {
-			text = pair[1]
+			return fe.Fill(pair[1])
 		}
-		for k, v := range fe.Params {
-			text = strings.ReplaceAll(text, "{"+k+"}", fmt.Sprint(v))
-		}
-		return text
+		return fe.Fill(pair[0])
 	}
 	if msg != nil {
 		return msg(l, fe)
 	}
-	if fe.Code == "rule" || fe.Code == "check" {
-		if m, ok := fe.Params["message"].(map[string]string); ok {
-			if text := m[l]; text != "" {
-				return text
-			}
-		}
+	if text := fe.RuleMessage(l); text != "" {
+		return text
 	}
 	return fe.Code
 }

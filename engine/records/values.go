@@ -2,6 +2,7 @@ package records
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -20,6 +21,24 @@ type FieldError struct {
 	Path   string         `json:"field"`
 	Code   string         `json:"code"`
 	Params map[string]any `json:"params,omitempty"`
+}
+
+// Fill puts fe's params into a message's {param} placeholders.
+func (fe FieldError) Fill(text string) string {
+	for k, v := range fe.Params {
+		text = strings.ReplaceAll(text, "{"+k+"}", fmt.Sprint(v))
+	}
+	return text
+}
+
+// RuleMessage is the template's own message, in language l, of a rule or a
+// check that did not hold ("" for other codes, or without a text in l).
+func (fe FieldError) RuleMessage(l string) string {
+	if fe.Code != "rule" && fe.Code != "check" {
+		return ""
+	}
+	m, _ := fe.Params["message"].(map[string]string)
+	return m[l]
 }
 
 // ValidationError lists every problem of a write; nothing was written.
