@@ -1,7 +1,6 @@
 package dataio
 
 import (
-
 	"github.com/yerp/yerp/engine/records"
 )
 
