@@ -655,35 +655,39 @@ func (ev *evaluator) stockWrites(eff template.EffectDecl, place string, rec Reco
 // and false when the effect does not give them).
 func (ev *evaluator) countTimes(b *template.EffectBody, place string, rec Record, in map[string]any, n int) ([]string, []bool, error) {
 	at, ok := make([]string, n), make([]bool, n)
-	if b.CountedAt.IsSet() {
-		out, err := ev.runValue(place+".counted_at", rec, in)
-		if err != nil {
-			return nil, nil, err
+	err := ev.perLine(b, b.CountedAt, place+".counted_at", rec, in, n, func(i int, v any) {
+		if s, err := template.StoreValue("datetime", v); err == nil && s != nil {
+			at[i] = fmt.Sprint(s)
 		}
-		vals := []any{out}
-		if b.Lines.V != "" {
-			vals = sliceOf(out)
-		}
-		for i := 0; i < n && i < len(vals); i++ {
-			if s, err := template.StoreValue("datetime", vals[i]); err == nil && s != nil {
-				at[i] = fmt.Sprint(s)
-			}
-		}
+	})
+	if err == nil {
+		err = ev.perLine(b, b.Confirmed, place+".confirmed", rec, in, n, func(i int, v any) { ok[i] = v == true })
 	}
-	if b.Confirmed.IsSet() {
-		out, err := ev.runValue(place+".confirmed", rec, in)
-		if err != nil {
-			return nil, nil, err
-		}
-		vals := []any{out}
-		if b.Lines.V != "" {
-			vals = sliceOf(out)
-		}
-		for i := 0; i < n && i < len(vals); i++ {
-			ok[i] = vals[i] == true
-		}
+	if err != nil {
+		return nil, nil, err
 	}
 	return at, ok, nil
+}
+
+// perLine evaluates effect value x (the program at place), when set, and
+// gives each of the n lines its value: one value per row of the effect's
+// lines, or the one value for a single move.
+func (ev *evaluator) perLine(b *template.EffectBody, x template.Expr, place string, rec Record, in map[string]any, n int, set func(i int, v any)) error {
+	if !x.IsSet() {
+		return nil
+	}
+	out, err := ev.runValue(place, rec, in)
+	if err != nil {
+		return err
+	}
+	vals := []any{out}
+	if b.Lines.V != "" {
+		vals = sliceOf(out)
+	}
+	for i := 0; i < n && i < len(vals); i++ {
+		set(i, vals[i])
+	}
+	return nil
 }
 
 // isIdent reports whether s is a plain field name.
