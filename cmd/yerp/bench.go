@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -342,10 +343,7 @@ func (b *benchSite) create(ctx context.Context, clients int, d time.Duration) ([
 		return nil, err
 	}
 	lat, errs, took, ferr = runLoad(ctx, clients, d, func(i int64) error {
-		doc := store.Doc{}
-		for k, v := range tmpl {
-			doc[k] = v
-		}
+		doc := maps.Clone(tmpl)
 		doc[store.IDField] = uuid.NewString()
 		doc["number"] = fmt.Sprintf("RAW-%09d", i)
 		_, err := b.st.Insert(ctx, "sales_order", doc)
@@ -391,10 +389,7 @@ func (b *benchSite) list(ctx context.Context, n int, d time.Duration) ([]benchRe
 	base := time.Now().Add(-time.Duration(n) * time.Minute) // a few orders a minute
 	batch := make([]store.Doc, 0, 5000)
 	for i := range n {
-		doc := store.Doc{}
-		for k, v := range tmpl {
-			doc[k] = v
-		}
+		doc := maps.Clone(tmpl)
 		doc[store.IDField] = uuid.NewString()
 		doc["number"] = fmt.Sprintf("L-%09d", i)
 		doc["owner"] = sellers[i%owners].u.ID
@@ -634,10 +629,7 @@ func (b *benchSite) importCustomers(ctx context.Context, n int) ([]benchResult, 
 	tmpl := page.Docs[0]
 	docs := make([]store.Doc, 0, n)
 	for i := range n {
-		doc := store.Doc{}
-		for k, v := range tmpl {
-			doc[k] = v
-		}
+		doc := maps.Clone(tmpl)
 		doc[store.IDField], doc["code"] = uuid.NewString(), fmt.Sprintf("F-%07d", i)
 		docs = append(docs, doc)
 	}
