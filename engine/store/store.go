@@ -9,6 +9,8 @@
 // multi-document transactions, because sharded MongoDB makes them expensive. The
 // engine composes multi-document changes through its posting journal, built on
 // Insert with unique keys (replays are no-ops) and on guarded increments.
+// Batch groups several writes into one commit where the backend can (SQLite) to
+// save time, but nothing may depend on it being all or nothing.
 //
 // # Documents and values
 //
@@ -146,6 +148,18 @@ type Store interface {
 	// it holds the document is created with the deltas applied.
 	Increment(ctx context.Context, coll string, inc Inc) (Doc, error)
 
+	// Batch runs fn, whose writes through w are grouped: the SQLite backend
+	// makes them one transaction (one commit instead of one per write, which
+	// is the reason to call it), committed when fn returns nil and rolled back
+	// when fn returns an error (returned by Batch) or a write through w
+	// failed (if fn ignored it and returned nil, Batch returns that write's
+	// error). The MongoDB backend applies each
+	// write at once, so after a failure the writes before it remain: callers
+	// must not depend on all-or-nothing (see Atomicity above). fn must not call
+	// the Store's own write methods (on SQLite they would wait for the batch),
+	// and reads through the Store inside fn may not see the batch's writes.
+	Batch(ctx context.Context, fn func(w Writer) error) error
+
 	// Aggregate groups the documents that match a.Match by a.GroupBy and computes
 	// a.Accumulators per group. Each result row holds the group-by paths as keys
 	// (missing values as nil) and one key per accumulator. Rows are ordered by
@@ -157,6 +171,14 @@ type Store interface {
 
 	// Close releases the store. It does not cancel calls in progress.
 	Close() error
+}
+
+// Writer is the write side of a Batch: the Store's methods of the same names,
+// with the same contracts for one document.
+type Writer interface {
+	Insert(ctx context.Context, coll string, doc Doc) (Doc, error)
+	Replace(ctx context.Context, coll string, doc Doc) (Doc, error)
+	Increment(ctx context.Context, coll string, inc Inc) (Doc, error)
 }
 
 // Index declares an index. Keys are paths; a path below the top level

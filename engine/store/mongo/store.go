@@ -42,6 +42,13 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// Batch implements store.Store. The test peer and stand-alone servers have no
+// multi-document transactions, and the engine never depends on them: each
+// write through w is applied at once, as the Store's own method would.
+func (s *Store) Batch(ctx context.Context, fn func(w store.Writer) error) error {
+	return fn(s)
+}
+
 // Open connects to the MongoDB deployment at uri, checks that it answers, and
 // returns a Store on database.
 func Open(ctx context.Context, uri, database string) (*Store, error) {

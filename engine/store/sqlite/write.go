@@ -155,21 +155,27 @@ func (s *Store) Replace(ctx context.Context, coll string, doc store.Doc) (store.
 		return nil, fmt.Errorf("sqlite: replace %s/%s: %w", coll, id, store.ErrNotFound)
 	}
 	err = s.write(ctx, coll, func(tx *sql.Tx, ci *collInfo) error {
-		var rid int64
-		err := s.txQueryRow(ctx, tx, `UPDATE `+table(coll)+` SET v = v + 1, doc = jsonb(?) WHERE id = ? AND v = ? RETURNING rid`, string(data), id, version).Scan(&rid)
-		if errors.Is(err, sql.ErrNoRows) {
-			return s.missOrConflict(ctx, tx, coll, id)
-		}
-		if err != nil {
-			return wrapWrite("replace in", coll, ci, err)
-		}
-		return s.writeSide(ctx, tx, coll, ci, rid, d, true)
+		return s.replaceTx(ctx, tx, coll, ci, d, data, id, version)
 	})
 	if err != nil {
 		return nil, err
 	}
 	d[store.VersionField] = version + 1
 	return d, nil
+}
+
+// replaceTx overwrites document id at version with d (encoded as data)
+// inside tx.
+func (s *Store) replaceTx(ctx context.Context, tx *sql.Tx, coll string, ci *collInfo, d store.Doc, data []byte, id string, version int64) error {
+	var rid int64
+	err := s.txQueryRow(ctx, tx, `UPDATE `+table(coll)+` SET v = v + 1, doc = jsonb(?) WHERE id = ? AND v = ? RETURNING rid`, string(data), id, version).Scan(&rid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s.missOrConflict(ctx, tx, coll, id)
+	}
+	if err != nil {
+		return wrapWrite("replace in", coll, ci, err)
+	}
+	return s.writeSide(ctx, tx, coll, ci, rid, d, true)
 }
 
 // missOrConflict tells why a version-guarded write matched no row.
@@ -213,58 +219,63 @@ func (s *Store) Increment(ctx context.Context, coll string, inc store.Inc) (stor
 	}
 	var out store.Doc
 	err = s.write(ctx, coll, func(tx *sql.Tx, ci *collInfo) error {
-		var (
-			rid  int64
-			v    int64
-			data string
-		)
-		err = s.txQueryRow(ctx, tx, `SELECT rid, v, json(doc) FROM `+table(coll)+` WHERE id = ?`, inc.ID).Scan(&rid, &v, &data)
-		if errors.Is(err, sql.ErrNoRows) {
-			if !inc.Upsert {
-				return fmt.Errorf("sqlite: increment %s/%s: %w", coll, inc.ID, store.ErrNotFound)
-			}
-			base := store.UpsertBase(inc)
-			if !store.Match(base, inc.If) {
-				return fmt.Errorf("sqlite: increment %s/%s (new): %w", coll, inc.ID, store.ErrCondition)
-			}
-			d, err := store.ApplyDeltas(base, inc.Deltas)
-			if err != nil {
-				return err
-			}
-			d[store.VersionField] = int64(1)
-			if err := s.insertTx(ctx, tx, coll, ci, d, false); err != nil {
-				return err
-			}
-			out = d
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: increment %s/%s: %w", coll, inc.ID, err)
-		}
-		cur, err := decode(inc.ID, v, []byte(data))
-		if err != nil {
-			return err
-		}
-		if !store.Match(cur, inc.If) {
-			return fmt.Errorf("sqlite: increment %s/%s: %w", coll, inc.ID, store.ErrCondition)
-		}
-		d, err := store.ApplyDeltas(cur, inc.Deltas)
-		if err != nil {
-			return err
-		}
-		enc, err := encode(d)
-		if err != nil {
-			return err
-		}
-		if _, err := s.txExec(ctx, tx, `UPDATE `+table(coll)+` SET v = v + 1, doc = jsonb(?) WHERE rid = ?`, string(enc), rid); err != nil {
-			return wrapWrite("increment in", coll, ci, err)
-		}
-		d[store.VersionField] = v + 1
-		out = d
-		return nil
+		var err error
+		out, err = s.incrementTx(ctx, tx, coll, ci, inc)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// incrementTx applies a checked increment inside tx.
+func (s *Store) incrementTx(ctx context.Context, tx *sql.Tx, coll string, ci *collInfo, inc store.Inc) (store.Doc, error) {
+	var (
+		rid  int64
+		v    int64
+		data string
+	)
+	err := s.txQueryRow(ctx, tx, `SELECT rid, v, json(doc) FROM `+table(coll)+` WHERE id = ?`, inc.ID).Scan(&rid, &v, &data)
+	if errors.Is(err, sql.ErrNoRows) {
+		if !inc.Upsert {
+			return nil, fmt.Errorf("sqlite: increment %s/%s: %w", coll, inc.ID, store.ErrNotFound)
+		}
+		base := store.UpsertBase(inc)
+		if !store.Match(base, inc.If) {
+			return nil, fmt.Errorf("sqlite: increment %s/%s (new): %w", coll, inc.ID, store.ErrCondition)
+		}
+		d, err := store.ApplyDeltas(base, inc.Deltas)
+		if err != nil {
+			return nil, err
+		}
+		d[store.VersionField] = int64(1)
+		if err := s.insertTx(ctx, tx, coll, ci, d, false); err != nil {
+			return nil, err
+		}
+		return d, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: increment %s/%s: %w", coll, inc.ID, err)
+	}
+	cur, err := decode(inc.ID, v, []byte(data))
+	if err != nil {
+		return nil, err
+	}
+	if !store.Match(cur, inc.If) {
+		return nil, fmt.Errorf("sqlite: increment %s/%s: %w", coll, inc.ID, store.ErrCondition)
+	}
+	d, err := store.ApplyDeltas(cur, inc.Deltas)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := encode(d)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.txExec(ctx, tx, `UPDATE `+table(coll)+` SET v = v + 1, doc = jsonb(?) WHERE rid = ?`, string(enc), rid); err != nil {
+		return nil, wrapWrite("increment in", coll, ci, err)
+	}
+	d[store.VersionField] = v + 1
+	return d, nil
 }

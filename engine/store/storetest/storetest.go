@@ -49,6 +49,7 @@ func Run(t *testing.T, open Opener) {
 		{"AggregateUnwindAndTruncate", testAggregateUnwind},
 		{"DecimalSumOf100000Cents", testCentSum},
 		{"InsertManyStopsAtFirstFailure", testInsertMany},
+		{"BatchWritesThroughOneWriter", testBatch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
