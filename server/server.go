@@ -53,7 +53,9 @@ func New(d Deps) *fiber.App {
 		ReadTimeout:  30 * time.Second,
 		WriteTimeout: 60 * time.Second,
 		IdleTimeout:  2 * time.Minute,
-		BodyLimit:    8 << 20,
+		// The largest default attachment (records.DefaultMaxFile) and its
+		// multipart framing fit; a larger body is refused with 413.
+		BodyLimit:    records.DefaultMaxFile + 1<<20,
 		ErrorHandler: errorHandler,
 		// Params, queries and headers are otherwise views into a buffer that
 		// the next request reuses; the engine and the stores keep some of them

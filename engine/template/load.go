@@ -372,6 +372,12 @@ func reportSchemaError(d diags, root *yaml.Node, declType reflect.Type, e *jsons
 	case *kind.MinProperties:
 		d.errorf(p, "give at least one, or leave the key out", "%s: is empty", where)
 		return
+	case *kind.Maximum:
+		d.errorf(p, "", "%s: %s is above the largest allowed, %s", where, k.Got.RatString(), k.Want.RatString())
+		return
+	case *kind.Minimum:
+		d.errorf(p, "", "%s: %s is below the smallest allowed, %s", where, k.Got.RatString(), k.Want.RatString())
+		return
 	case *kind.UniqueItems:
 		dup := nodeAt(root, append(slices.Clone(e.InstanceLocation), strconv.Itoa(k.Duplicates[1])))
 		d.errorf(Pos{dup.Line, dup.Column}, "list each value once", "%s: %q is listed twice", where, dup.Value)
