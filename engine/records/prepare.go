@@ -15,8 +15,9 @@ import (
 
 // prepare builds the record a write would store: before (nil on create) with
 // the client's values applied, defaults filled (create), computed fields
-// computed, and every rule of the template checked. It returns a
-// *ValidationError listing every problem, or the record.
+// computed, and every rule of the template checked. It returns the record,
+// or a *ValidationError listing every problem together with the record as
+// far as it was built (values refused left out).
 func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess) (Record, error) {
 	ent := ev.ent.Decl
 	ve := &ValidationError{}
@@ -217,7 +218,9 @@ func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess
 		}
 	}
 	if err := ve.orNil(); err != nil {
-		return nil, err
+		// The record as far as it was built goes with the problems: a
+		// preview (live.go) shows its computed values; writers drop it.
+		return rec, err
 	}
 	return rec, nil
 }
