@@ -253,6 +253,19 @@ func (s *Service) SetRoles(ctx context.Context, id string, roles []string) error
 	})
 }
 
+// SetLanguage sets the language a user's pages and messages come in (one of
+// Languages; "" is the default). Sessions see it at their next request.
+func (s *Service) SetLanguage(ctx context.Context, id, lang string) error {
+	l, err := checkLanguage(lang)
+	if err != nil {
+		return fmt.Errorf("set language of %s: %w", id, err)
+	}
+	return s.updateUser(ctx, id, "set language", func(d store.Doc) error {
+		d["lang"] = l
+		return nil
+	})
+}
+
 // Disable disables a user: login fails and every session and API token of
 // the user stops working at its next use. It is idempotent.
 func (s *Service) Disable(ctx context.Context, id string) error {
