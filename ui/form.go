@@ -35,6 +35,10 @@ type formField struct {
 	Error    string
 	Wide     bool   // takes the full width (tables, long texts)
 	Lookup   string // a link with more records than options: the search URL
+	Upload   string // an attachment: where its file is uploaded (live.go)
+	Download string // an attachment: the stored file
+	Accept   string // an attachment: the content types it takes
+	FileText string // an attachment: the download link's text
 
 	// Tables.
 	Columns  []*formField
@@ -68,6 +72,9 @@ type formData struct {
 	Invalid     bool     // the save was refused for its values
 	Errors      []string // problems not at one field
 	Stale       bool
+	Preview     string         // the live preview route (live.go)
+	Changes     []historyEntry // a stale save: what changed since the form was opened
+	Reload      string         // a stale save: the form afresh
 }
 
 // formValues are the values a form shows: what was posted, or a stored
@@ -80,6 +87,7 @@ type formValues struct {
 type rowValues struct {
 	key   string
 	cells map[string]string
+	index int // the row's index in the posted form names (lines.3.qty)
 }
 
 // valuesOf turns a stored record into form values.
@@ -182,7 +190,7 @@ func postedValues(c fiber.Ctx, ent *template.Entity, fa records.FormAccess) form
 		}
 		rv := byTable[cl.table][cl.index]
 		if rv == nil {
-			rv = &rowValues{cells: map[string]string{}}
+			rv = &rowValues{cells: map[string]string{}, index: cl.index}
 			byTable[cl.table][cl.index] = rv
 		}
 		if cl.col == "_row" {
@@ -278,7 +286,7 @@ func engineValues(ent *template.Entity, fa records.FormAccess, fv formValues, cr
 				}
 				for _, ce := range f.Fields {
 					col := ce.Key.V
-					if ce.Val == nil || fa.Hidden[name+"."+col] || fa.Readonly[name+"."+col] || ce.Val.Compute.IsSet() || !editable(ce.Val) {
+					if ce.Val == nil || fa.Hidden[name+"."+col] || fa.Readonly[name+"."+col] || ce.Val.Compute.IsSet() || !editableCell(ce.Val) {
 						continue
 					}
 					if v := engineValue(ce.Val, rv.cells[col]); v != nil {
@@ -331,10 +339,18 @@ func formFields(ent *template.Entity) map[string]bool {
 	return out
 }
 
-// editable tells the types a form edits in this version; attachments and
-// JSON are shown but changed through the API.
+// editable tells the types a form edits in this version: JSON is shown but
+// changed through the API; an attachment is uploaded by live.js and the
+// form holds its file id.
 func editable(f *template.FieldDecl) bool {
-	return f.Type.V != "attachment" && f.Type.V != "json"
+	return f.Type.V != "json"
+}
+
+// editableCell is editable for a table column: the engine checks uploaded
+// files of top-level fields only, so a column's attachment is not edited
+// in forms.
+func editableCell(f *template.FieldDecl) bool {
+	return editable(f) && f.Type.V != "attachment"
 }
 
 // inputKind is how a field type is entered.
@@ -348,7 +364,9 @@ func inputKind(typ string) string {
 		return typ
 	case "phone":
 		return "tel"
-	case "attachment", "json":
+	case "attachment":
+		return "file"
+	case "json":
 		return "readonly"
 	}
 	return "text"
@@ -370,6 +388,8 @@ type builder struct {
 	linkOp map[string][]option // cached options per linked entity+filter
 	more   map[string]bool     // the linked entity+filter has more records than options
 	entity string              // the form's entity, for lookups ("" in transition inputs)
+	files  map[string]string   // attachment field → the file id the record holds
+	record string              // the record's id ("" for a new one)
 }
 
 // field builds the input of top-level field name.
@@ -401,7 +421,7 @@ func (b *builder) field(ent *template.Entity, name string, fv formValues) (*form
 		if err != nil {
 			return nil, err
 		}
-		h.Readonly = ff.Readonly || b.fa.Readonly[name+"."+col] || ce.Val.Compute.IsSet() || !editable(ce.Val)
+		h.Readonly = ff.Readonly || b.fa.Readonly[name+"."+col] || ce.Val.Compute.IsSet() || !editableCell(ce.Val)
 		if h.Readonly {
 			h.Input = "readonly"
 		}
@@ -507,6 +527,21 @@ func (b *builder) input(f *template.FieldDecl, key, name string, vs []string) (*
 		}
 	case "user":
 		ff.Options = b.ppl.options(f.Role.V, ff.Value)
+	case "attachment":
+		if b.entity != "" && key == name {
+			ff.Upload = "/ui/upload/" + b.entity + "/" + key
+			ff.FileText = t(b.l, "live_file_current")
+			accept := make([]string, len(f.Accept))
+			for i, a := range f.Accept {
+				accept[i] = a.V
+			}
+			ff.Accept = strings.Join(accept, ",")
+			if b.record != "" && ff.Value != "" && ff.Value == b.files[key] {
+				ff.Download = "/api/v1/records/" + b.entity + "/" + b.record + "/files/" + key
+			}
+		} else {
+			ff.Input = "readonly"
+		}
 	}
 	return ff, nil
 }
@@ -583,7 +618,13 @@ func (u *UI) formPage(c fiber.Ctx, status int, ent *template.Entity, id string, 
 	b := &builder{u: u, ctx: c.Context(), usr: usr, l: l, fa: fa, view: map[string]string{}, rowsV: map[string][][]string{},
 		colsV: map[string]map[string]int{}, rowIdx: map[string]map[string]int{}, errs: map[string]string{}, ppl: ppl, linkOp: map[string][]option{}, more: map[string]bool{}, entity: ent.Name}
 	data := &formData{Entity: ent.Name, EntityLabel: entityLabel(ent, l), ID: id, Stale: stale}
+	b.record, b.files = id, map[string]string{}
 	if stored != nil {
+		for _, fe := range ent.Decl.Fields {
+			if fe.Val != nil && fe.Val.Type.V == "attachment" {
+				b.files[fe.Key.V], _ = stored[fe.Key.V].(string)
+			}
+		}
 		views, err := u.d.Records.Views(c.Context(), usr, ent.Name, []records.Record{stored}, nil, l)
 		if err != nil {
 			return u.fail(c, err)
@@ -623,9 +664,17 @@ func (u *UI) formPage(c fiber.Ctx, status int, ent *template.Entity, id string, 
 	}
 	title := data.EntityLabel + " · " + t(l, "new")
 	data.Action, data.Cancel = "/r/"+ent.Name+"/new", "/r/"+ent.Name
+	data.Preview = "/ui/preview/" + ent.Name
 	if id != "" {
 		title = data.EntityLabel + " " + data.Number + " · " + t(l, "edit")
 		data.Action, data.Cancel = "/r/"+ent.Name+"/"+id+"/edit", "/r/"+ent.Name+"/"+id
+		data.Preview += "/" + id
+	}
+	if stale {
+		data.Reload = data.Action
+		if data.Changes, err = u.liveStaleChanges(c, ent, id, data.Version); err != nil {
+			return u.fail(c, err)
+		}
 	}
 	return u.render(c, status, "form", u.newPage(c, title, data))
 }

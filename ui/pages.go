@@ -67,6 +67,7 @@ type homeData struct {
 	Approvals     []inboxApproval
 	Assigned      []recordRef
 	Notifications []inboxNote
+	More          *homeMore // low-stock alerts (reports.go)
 }
 
 func (u *UI) home(c fiber.Ctx) error {
@@ -129,6 +130,9 @@ func (u *UI) home(c fiber.Ctx) error {
 			in.Record = refs[n.Record]
 		}
 		data.Notifications = append(data.Notifications, in)
+	}
+	if data.More, err = u.homeExtras(c); err != nil {
+		return u.fail(c, err)
 	}
 	return u.render(c, fiber.StatusOK, "home", u.newPage(c, t(l, "inbox"), data))
 }
@@ -215,6 +219,7 @@ type listData struct {
 	ExportCSV           string
 	ExportXLSX          string
 	Error               string
+	More                *listMore // saved filters, import (savedfilters.go)
 }
 
 // listFilters reads the filter inputs of ent from the query and turns them
@@ -529,6 +534,9 @@ func (u *UI) list(c fiber.Ctx) error {
 	data.ExportCSV = "/api/v1/export/" + ent.Name + "?" + ex.Encode()
 	ex.Set("format", "xlsx")
 	data.ExportXLSX = "/api/v1/export/" + ent.Name + "?" + ex.Encode()
+	if data.More, err = u.listExtras(c, ent.Name, data.CanCreate); err != nil {
+		return u.fail(c, err)
+	}
 	return u.render(c, fiber.StatusOK, "list", u.newPage(c, data.EntityLabel, data))
 }
 

@@ -138,6 +138,10 @@ func (u *UI) recordPage(c fiber.Ctx, status int, ent *template.Entity, id string
 					}
 				}
 			}
+			if fid, _ := rec[vf.Name].(string); vf.Type == "attachment" && fid != "" {
+				// The file, through the API's download (it checks access).
+				sf.Text, sf.URL = t(l, "live_file_current"), "/api/v1/records/"+ent.Name+"/"+url.PathEscape(rec.ID())+"/files/"+vf.Name
+			}
 			if vf.Type == "user" {
 				if uid, _ := rec[vf.Name].(string); uid != "" {
 					sf.Text = ppl.name(uid)

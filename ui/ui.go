@@ -17,7 +17,20 @@
 //	POST /approvals/{id}            approve or reject, with a comment
 //	POST /notifications/{id}/read   mark a notification read
 //	GET  /ui/lookup/{entity}/{field}?q=  records a link field may choose (JSON)
+//	POST /ui/preview/{entity}[/{id}]     a form's live values and field states (JSON; live.go)
+//	POST /ui/upload/{entity}/{field}     a file for an attachment field (JSON; live.go)
+//	GET  /reports, /reports/{package}/{name}[?format=csv|xlsx], /dashboard  reports and charts (reports.go)
+//	GET  /import/{entity}, POST starts an import; GET /imports/{id}, /ui/imports/{id} its progress (dataio.go)
+//	POST /saved-filters/{entity}, /saved-filters/{entity}/{id}/delete  a list's saved filters (savedfilters.go)
+//	GET  /m, /m/d/{entity}/{id}, /m/c/{entity}/{group}  phone scanning screens (phone.go)
+//	GET  /m/lookup/{entity}?code=   a barcoded record by barcode or code (JSON; phone.go)
 //	GET  /ui/static/...             the stylesheet and script
+//	GET  /password                  change my password (where a user whose password must change is sent)
+//	GET  /admin/packages            admins only (403 for others): the template catalog; .../{name}/install,
+//	                                upgrade, uninstall show the plan (GET) and do it (POST)
+//	GET  /admin/packages/{name}/edit  template editor; POST .../check (live check and preview, JSON),
+//	                                .../plan (the plan), .../publish; GET .../versions?diff=N, .../rollback?n=N
+//	GET  /admin/users               users and roles; POST adds; GET/POST /admin/users/{id} (+ /disable, /enable, /reset)
 package ui
 
 import (
@@ -83,6 +96,16 @@ func Mount(app *fiber.App, d server.Deps) error {
 	g.Post("/r/:entity/:id/edit", u.update)
 	g.Post("/r/:entity/:id/t/:name", u.transition)
 	g.Get("/ui/lookup/:entity/:field", u.lookup)
+	if err := u.mountAdmin(g); err != nil {
+		return err
+	}
+	u.mountLive(g)
+	if err := u.mountReportPages(g); err != nil { // reports.go, dataio.go, savedfilters.go
+		return err
+	}
+	if err := u.mountPhone(g); err != nil { // phone.go
+		return err
+	}
 	return nil
 }
 
@@ -141,6 +164,9 @@ func (u *UI) authenticate(c fiber.Ctx) error {
 	c.Locals("session", s)
 	if c.Method() == fiber.MethodPost && !u.d.Auth.CheckCSRF(s, c.FormValue("_csrf")) {
 		return u.errorPage(c, fiber.StatusForbidden, t(lang(c), "csrf"))
+	}
+	if done, err := u.requirePasswordChange(c); done {
+		return err
 	}
 	return c.Next()
 }
