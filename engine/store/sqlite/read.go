@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,30 +41,113 @@ func (s *Store) Get(ctx context.Context, coll, id string) (store.Doc, error) {
 // see that an expression compared with = is constant, and would sort).
 func findSQL(coll string, ci *collInfo, q store.Query, cond *branch, limit int) (string, []any) {
 	var b sqlBuf
-	b.WriteString("SELECT id, v, json(doc), rid")
-	for _, k := range q.Sort {
-		b.WriteString(", " + jsonExpr(k.Path))
-	}
-	b.WriteString(" FROM " + table(coll) + " WHERE ")
-	b.where(ci, q.Filter)
 	fixed := 0
 	if cond != nil {
-		b.WriteString(" AND ")
-		cond.where(&b)
 		fixed = cond.fixed
 	}
+	arms := orArms(q.Filter)
+	if len(q.Sort) == 0 || arms == nil {
+		b.WriteString("SELECT id, v, json(doc), rid")
+		for _, k := range q.Sort {
+			b.WriteString(", " + jsonExpr(k.Path))
+		}
+		b.WriteString(" FROM " + table(coll) + " WHERE ")
+		b.where(ci, q.Filter)
+		if cond != nil {
+			b.WriteString(" AND ")
+			cond.where(&b)
+		}
+		b.orderBy(q.Sort, fixed, "", limit)
+		return b.String(), b.args
+	}
+	// A sorted page over a disjunction (a read rule such as owner == me ||
+	// transfer_to == me): each arm is its own sorted, limited query, so that
+	// each can walk the index that suits it, and the union of the arms'
+	// first rows is sorted and cut again. As one query, SQLite would rather
+	// walk the sort's index and test the disjunction on every row, reading
+	// a large part of the collection for a selective page.
+	b.WriteString("SELECT id, v, d, rid")
+	for i := range q.Sort {
+		b.WriteString(", k" + strconv.Itoa(i))
+	}
+	b.WriteString(" FROM (")
+	for a, arm := range arms {
+		if a > 0 {
+			b.WriteString(" UNION ")
+		}
+		b.WriteString("SELECT * FROM (SELECT id, v, json(doc) AS d, rid")
+		for i, k := range q.Sort {
+			b.WriteString(", " + jsonExpr(k.Path) + " AS k" + strconv.Itoa(i))
+		}
+		b.WriteString(" FROM " + table(coll) + " WHERE ")
+		b.where(ci, arm)
+		if cond != nil {
+			b.WriteString(" AND ")
+			cond.where(&b)
+		}
+		b.orderBy(q.Sort, fixed, "", limit)
+		b.WriteString(")")
+	}
+	b.WriteString(")")
+	b.orderBy(q.Sort, fixed, "k", limit)
+	return b.String(), b.args
+}
+
+// orderBy writes ORDER BY the sort keys from the first one that is not
+// fixed (by their expressions, or by the result columns named prefix+i when
+// prefix is set), then the rowid, and LIMIT. The rowid breaks ties. It is the
+// hidden last column of every index, so a sort served by an index declared
+// in the same directions needs no sorting.
+func (b *sqlBuf) orderBy(keys []store.SortKey, fixed int, prefix string, limit int) {
 	b.WriteString(" ORDER BY ")
-	for _, k := range q.Sort[fixed:] {
-		b.WriteString(jsonExpr(k.Path))
-		if k.Desc {
+	for i := fixed; i < len(keys); i++ {
+		if prefix != "" {
+			b.WriteString(prefix + strconv.Itoa(i))
+		} else {
+			b.WriteString(jsonExpr(keys[i].Path))
+		}
+		if keys[i].Desc {
 			b.WriteString(" DESC")
 		}
 		b.WriteString(", ")
 	}
-	// The rowid breaks ties. It is the hidden last column of every index, so a
-	// sort served by an index declared in the same directions needs no sorting.
 	b.WriteString("rid LIMIT " + strconv.Itoa(limit))
-	return b.String(), b.args
+}
+
+// orArms returns the arms of a filter that is a disjunction, or a
+// conjunction with one disjunction among its terms (each arm then holds the
+// other terms too), and nil for any other filter.
+func orArms(f store.Filter) []store.Filter {
+	var terms []store.Filter
+	var flatten func(f store.Filter)
+	flatten = func(f store.Filter) {
+		if l, ok := f.(*store.Logic); ok && l.Op == store.OpAnd {
+			for _, a := range l.Args {
+				flatten(a)
+			}
+			return
+		}
+		terms = append(terms, f)
+	}
+	flatten(f)
+	or := -1
+	for i, t := range terms {
+		if l, ok := t.(*store.Logic); ok && l.Op == store.OpOr && len(l.Args) > 1 {
+			if or >= 0 {
+				return nil // two disjunctions: their product could be large
+			}
+			or = i
+		}
+	}
+	if or < 0 || len(terms[or].(*store.Logic).Args) > 8 {
+		return nil
+	}
+	rest := append(slices.Clone(terms[:or]), terms[or+1:]...)
+	var arms []store.Filter
+	for _, a := range terms[or].(*store.Logic).Args {
+		arms = append(arms, store.And(append(slices.Clone(rest), a)...))
+	}
+	return arms
 }
 
 // branches splits "every row after the cursor" into conditions that are each

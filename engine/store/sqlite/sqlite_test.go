@@ -33,12 +33,15 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		store.Index{Name: "owner_date", Keys: []store.SortKey{store.Asc("owner"), store.Desc("date")}},
 		store.Index{Name: "number", Keys: []store.SortKey{store.Asc("number")}, Unique: true},
 		store.Index{Name: "item", Keys: []store.SortKey{store.Asc("lines.item")}},
+		store.Index{Name: "state_date", Keys: []store.SortKey{store.Asc("state"), store.Desc("date")}},
+		store.Index{Name: "transfer", Keys: []store.SortKey{store.Asc("transfer_to")}},
 	)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 200; i++ {
 		_, err := s.Insert(ctx, "orders", store.Doc{"owner": fmt.Sprintf("u%d", i%7), "date": fmt.Sprintf("2026-01-%02d", i%28+1), "number": fmt.Sprintf("SO-%04d", i),
+			"state": []string{"draft", "confirmed", "shipped", "done", "cancelled"}[i%5], "transfer_to": map[bool]any{true: fmt.Sprintf("u%d", i%7+i%3), false: nil}[i%20 == 0],
 			"lines": []any{map[string]any{"item": fmt.Sprintf("I%d", i%13)}}})
 		if err != nil {
 			t.Fatal(err)
@@ -65,6 +68,9 @@ func TestQueryPlansUseIndexes(t *testing.T) {
 		{"prefix search is an index range",
 			store.Query{Filter: store.Prefix("number", "SO-004"), Sort: []store.SortKey{store.Asc("number")}},
 			`USING INDEX ix_orders$number (<expr>>? AND <expr><?)`, "SCAN c_orders"},
+		{"a read rule's disjunction: each arm walks its own index",
+			store.Query{Filter: store.And(store.Eq("state", "draft"), store.Or(store.Eq("owner", "u3"), store.Eq("transfer_to", "u3"))), Sort: []store.SortKey{store.Desc("date")}, Limit: 50},
+			`USING INDEX ix_orders$transfer`, `USING INDEX ix_orders$state_date`},
 		{"array element through the multikey side table",
 			store.Query{Filter: store.Eq("lines.item", "I5")},
 			`mk_orders$item`, "json_tree"},

@@ -790,6 +790,12 @@ func testPagination(t *testing.T, s store.Store) {
 		{"filtered, kind then grp desc", []store.SortKey{store.Asc("kind"), store.Desc("grp")}, store.Gte("amount", 0), 29},
 		{"no sort", nil, nil, 100},
 		{"page larger than result", []store.SortKey{store.Asc("seq")}, store.Lt("seq", 10), 50},
+		// Disjunctions, as read rules make them (owner == me || transfer_to
+		// == me); documents matching both arms are returned once.
+		{"a condition and a disjunction, grp asc amount desc (ties)", []store.SortKey{store.Asc("grp"), store.Desc("amount")},
+			store.And(store.Gte("amount", 0), store.Or(store.Eq("kind", "a"), store.Lt("seq", 300))), 23},
+		{"a disjunction alone, grp desc (nulls last)", []store.SortKey{store.Desc("grp")},
+			store.Or(store.Eq("grp", "g03"), store.Lt("seq", 100), store.Eq("grp", nil)), 17},
 	}
 	for _, o := range orders {
 		got := paginate(t, s, "orders", store.Query{Filter: o.f, Sort: o.sort}, o.limit)
