@@ -416,11 +416,21 @@ func (a *api) decide(c fiber.Ctx) error {
 	return c.JSON(ap)
 }
 
-// inbox lists what waits for the caller: the approvals they may decide now,
-// the open records handed over to them, and their unread notifications.
+// inbox lists what waits for the caller: the approvals they may decide now
+// (the oldest ?limit=, default 50, at most 500; more_approvals says whether
+// others wait), the open records handed over to them, and their unread
+// notifications.
 func (a *api) inbox(c fiber.Ctx) error {
 	u := user(c)
-	approvals, err := a.d.Records.Inbox(c.Context(), u)
+	limit := 50
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 {
+			return problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "limit", Code: "not_a_number"}})
+		}
+		limit = min(n, 500)
+	}
+	approvals, more, err := a.d.Records.InboxPage(c.Context(), u, limit)
 	if err != nil {
 		return fail(c, err)
 	}
@@ -444,7 +454,7 @@ func (a *api) inbox(c fiber.Ctx) error {
 	if assigned == nil {
 		assigned = []records.Assignment{}
 	}
-	return c.JSON(fiber.Map{"approvals": approvals, "assigned": assigned, "notifications": fresh, "unread": unread})
+	return c.JSON(fiber.Map{"approvals": approvals, "more_approvals": more, "assigned": assigned, "notifications": fresh, "unread": unread})
 }
 
 func (a *api) notifications(c fiber.Ctx) error {

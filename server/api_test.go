@@ -565,11 +565,15 @@ func TestApprovalsAPI(t *testing.T) {
 		if sub.Approval == "" || sub.Record["state"] != "draft" {
 			t.Fatalf("submit: %+v", sub)
 		}
-		var inbox struct{ Approvals []records.Approval }
+		var inbox struct {
+			Approvals     []records.Approval
+			MoreApprovals bool `json:"more_approvals"`
+		}
 		h.call(mia, "GET", "/api/v1/inbox", "", nil, 200, &inbox)
-		if len(inbox.Approvals) != 1 || inbox.Approvals[0].ID != sub.Approval {
+		if len(inbox.Approvals) != 1 || inbox.Approvals[0].ID != sub.Approval || inbox.MoreApprovals {
 			t.Fatalf("mia's inbox: %+v", inbox)
 		}
+		h.call(mia, "GET", "/api/v1/inbox?limit=many", "", nil, 400, nil)
 		h.call(alice, "POST", "/api/v1/approvals/"+sub.Approval+"/approve", "", nil, 403, nil)
 		var ap records.Approval
 		h.call(mia, "POST", "/api/v1/approvals/"+sub.Approval+"/approve", `{"comment":"ok"}`, nil, 200, &ap)

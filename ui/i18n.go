@@ -14,6 +14,7 @@ var texts = map[string][2]string{
 	"home":                         {"首页", "Home"},
 	"inbox":                        {"我的待办", "My inbox"},
 	"approvals":                    {"待我审批", "Approvals waiting for me"},
+	"more_approvals":               {"还有更多待审批的单据，先处理以上最早的。", "More approvals are waiting; the oldest are shown first."},
 	"assigned":                     {"转交给我的单据", "Records handed over to me"},
 	"notifications":                {"未读通知", "Unread notifications"},
 	"nothing":                      {"暂无", "Nothing here"},

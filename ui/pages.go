@@ -65,10 +65,14 @@ type inboxNote struct {
 
 type homeData struct {
 	Approvals     []inboxApproval
+	MoreApprovals bool // more wait than the page shows
 	Assigned      []recordRef
 	Notifications []inboxNote
 	More          *homeMore // low-stock alerts (reports.go)
 }
+
+// homeApprovals is how many approvals the home page lists.
+const homeApprovals = 50
 
 func (u *UI) home(c fiber.Ctx) error {
 	ctx, usr, l := c.Context(), engineUser(c), lang(c)
@@ -77,17 +81,25 @@ func (u *UI) home(c fiber.Ctx) error {
 	if err != nil {
 		return u.fail(c, err)
 	}
-	approvals, err := u.d.Records.Inbox(ctx, usr)
+	// The oldest approvals first, a page of them: a manager may have
+	// thousands waiting.
+	approvals, more, err := u.d.Records.InboxPage(ctx, usr, homeApprovals)
 	if err != nil {
 		return u.fail(c, err)
 	}
-	data := &homeData{}
+	data := &homeData{MoreApprovals: more}
+	ids := map[string][]string{} // the records of the approvals, by entity
 	for _, a := range approvals {
-		refs, err := u.refs(c, a.Entity, []string{a.Record})
-		if err != nil {
+		ids[a.Entity] = append(ids[a.Entity], a.Record)
+	}
+	refs := map[string]map[string]recordRef{}
+	for entity, list := range ids {
+		if refs[entity], err = u.refs(c, entity, list); err != nil {
 			return u.fail(c, err)
 		}
-		ia := inboxApproval{ID: a.ID, Record: refs[a.Record], Transition: a.Transition, Requester: ppl.name(a.Requester)}
+	}
+	for _, a := range approvals {
+		ia := inboxApproval{ID: a.ID, Record: refs[a.Entity][a.Record], Transition: a.Transition, Requester: ppl.name(a.Requester)}
 		if ent := m.Entities[a.Entity]; ent != nil {
 			if tr, ok := ent.Decl.Transitions.Get(a.Transition); ok && tr != nil {
 				ia.Transition = label(tr.Label, l)

@@ -318,15 +318,7 @@ func (u *UI) approvalPanel(c fiber.Ctx, ent *template.Entity, ap *records.Approv
 		}
 		p.Steps = append(p.Steps, st)
 	}
-	inbox, err := u.d.Records.Inbox(c.Context(), engineUser(c))
-	if err != nil {
-		return nil, err
-	}
-	for _, a := range inbox {
-		if a.ID == ap.ID {
-			p.CanDecide = true
-		}
-	}
+	p.CanDecide = u.d.Records.MayDecide(engineUser(c), *ap)
 	return p, nil
 }
 

@@ -463,9 +463,19 @@ func approvalOf(d store.Doc) Approval {
 // Inbox lists the open approvals waiting for one of u's roles (the current
 // step), oldest first, except u's own requests.
 func (e *Engine) Inbox(ctx context.Context, u User) ([]Approval, error) {
-	if err := e.ensureSysIndexes(ctx, approvalsColl, store.Index{Name: "pending_for",
-		Keys: []store.SortKey{store.Asc("pending_for.to")}}); err != nil {
-		return nil, fmt.Errorf("records: inbox: %w", err)
+	out, _, err := e.InboxPage(ctx, u, 0)
+	return out, err
+}
+
+// InboxPage is the first limit approvals of Inbox (every one when limit is
+// 0), and whether more wait after them. The open approvals are read in
+// creation order from an index on (status, created_at), so a first page
+// costs about its own size however many approvals wait.
+func (e *Engine) InboxPage(ctx context.Context, u User, limit int) ([]Approval, bool, error) {
+	if err := e.ensureSysIndexes(ctx, approvalsColl,
+		store.Index{Name: "pending_for", Keys: []store.SortKey{store.Asc("pending_for.to")}},
+		store.Index{Name: "open_by_time", Keys: []store.SortKey{store.Asc("status"), store.Asc("created_at")}}); err != nil {
+		return nil, false, fmt.Errorf("records: inbox: %w", err)
 	}
 	to := []any{"user:" + u.ID}
 	for _, r := range u.Roles {
@@ -474,26 +484,39 @@ func (e *Engine) Inbox(ctx context.Context, u User) ([]Approval, error) {
 	var out []Approval
 	q := store.Query{Filter: store.And(store.Eq("status", ApprovalOpen), store.In("pending_for.to", to...)),
 		Sort: []store.SortKey{store.Asc("created_at")}, Limit: 500}
+	if limit > 0 {
+		q.Limit = min(500, limit+1) // one more tells whether more wait
+	}
 	for {
 		page, err := e.st.Find(ctx, approvalsColl, q)
 		if err != nil {
-			return nil, fmt.Errorf("records: inbox: %w", err)
+			return nil, false, fmt.Errorf("records: inbox: %w", err)
 		}
 		for _, d := range page.Docs {
 			a := approvalOf(d)
-			if a.Requester == u.ID && !a.SelfApproval {
-				continue
-			}
-			step, _ := a.Steps[a.Current].(map[string]any)
-			if e.mayDecide(u, step) && !decided(step, u.ID) {
+			if e.MayDecide(u, a) {
+				if limit > 0 && len(out) == limit {
+					return out, true, nil
+				}
 				out = append(out, a)
 			}
 		}
 		if page.Next == "" {
-			return out, nil
+			return out, false, nil
 		}
 		q.After = page.Next
 	}
+}
+
+// MayDecide reports whether u may decide the current step of open approval
+// a now: one of the step's approvers, not its requester (unless the step
+// allows self-approval), and not already decided by u.
+func (e *Engine) MayDecide(u User, a Approval) bool {
+	if a.Status != ApprovalOpen || a.Requester == u.ID && !a.SelfApproval || int(a.Current) >= len(a.Steps) {
+		return false
+	}
+	step, _ := a.Steps[a.Current].(map[string]any)
+	return e.mayDecide(u, step) && !decided(step, u.ID)
 }
 
 // pinnedTo returns an engine on the model the approval was opened under, when

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1279,4 +1280,44 @@ func stageCrashed(tb testing.TB, e *Engine, writes []write) store.Doc {
 		tb.Fatal(err)
 	}
 	return d
+}
+
+// TestInboxPage: a manager's inbox comes a page at a time, oldest first,
+// saying whether more wait, and MayDecide agrees with it.
+func TestInboxPage(t *testing.T) {
+	f, us := approvalFixture(t)
+	carol, erin := us["carol"], us["erin"]
+	var want []string
+	for range 5 {
+		rec := f.order(t, carol, map[string]any{"item": f.ids["A100"], "qty": "1"})
+		tk, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "submit", rec.Version(), nil)
+		if err != nil || tk.Approval == "" {
+			t.Fatalf("submit: %v %+v", err, tk)
+		}
+		want = append(want, tk.Approval)
+	}
+	own := f.order(t, erin, map[string]any{"item": f.ids["A100"], "qty": "1"})
+	if _, err := f.eng.Transition(ctx, erin, "sales_order", own.ID(), "submit", own.Version(), nil); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(as []Approval) []string {
+		var out []string
+		for _, a := range as {
+			out = append(out, a.ID)
+		}
+		return out
+	}
+	page, more, err := f.eng.InboxPage(ctx, erin, 2)
+	if err != nil || !more || !slices.Equal(ids(page), want[:2]) {
+		t.Fatalf("first page of 2: %v, more %v, %v; want %v and more", ids(page), more, err, want[:2])
+	}
+	page, more, err = f.eng.InboxPage(ctx, erin, 5)
+	if err != nil || more || !slices.Equal(ids(page), want) {
+		t.Fatalf("a page of 5: %v, more %v, %v; want %v (not erin's own request) and no more", ids(page), more, err, want)
+	}
+	for _, a := range page {
+		if !f.eng.MayDecide(erin, a) || f.eng.MayDecide(us["wu"], a) || f.eng.MayDecide(carol, a) {
+			t.Fatalf("MayDecide on %s: erin %v, wu %v, carol %v; want only erin", a.ID, f.eng.MayDecide(erin, a), f.eng.MayDecide(us["wu"], a), f.eng.MayDecide(carol, a))
+		}
+	}
 }
