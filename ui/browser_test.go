@@ -416,6 +416,14 @@ func TestWholesaleOrderApprovedFromTheInbox(t *testing.T) {
 		t.Fatalf("manager's inbox %q, want %s confirmed by 张伟", got, number)
 	}
 	x.shot("inbox-1366x768")
+	x.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	x.open(co.base + "/")
+	if got := x.text("#approvals"); !strings.Contains(got, number) {
+		t.Fatalf("manager's inbox on a phone %q, want %s", got, number)
+	}
+	x.shot("inbox-390x844")
+	x.do(chromedp.EmulateViewport(1366, 768))
+	x.open(co.base + "/")
 	x.do(chromedp.SendKeys(chromedp.CSS("#approvals textarea"), "同意，注意回款"))
 	x.submit(`#approvals button[value="approve"]`)
 	if got := x.text(".flash"); got != "已同意" {
@@ -433,6 +441,14 @@ func TestWholesaleOrderApprovedFromTheInbox(t *testing.T) {
 		t.Fatalf("history %q", got)
 	}
 	x.shot("record-confirmed-1366x768")
+	x.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
+	x.do(chromedp.Reload())
+	if got := x.text("#record-state"); got != "已审核" {
+		t.Fatalf("state on a phone %q, want 已审核", got)
+	}
+	x.shot("record-390x844")
+	x.do(chromedp.EmulateViewport(1366, 768))
+	x.do(chromedp.Reload())
 
 	// The same page in English.
 	x.submit("a.lang")
