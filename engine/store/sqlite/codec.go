@@ -3,26 +3,155 @@ package sqlite
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strconv"
+	"unicode/utf8"
 
 	"github.com/yerp/yerp/engine/decimal"
 	"github.com/yerp/yerp/engine/store"
 )
 
 // encode turns a normalized document into the stored JSON: numbers as integers of
-// 10^-Scale units, _id and _v left out (they are columns).
+// 10^-Scale units, _id and _v left out (they are columns). The text is what
+// json.Marshal gives for the same values (keys sorted, HTML characters
+// escaped), written without reflection: encoding took a fifth of an insert.
 func encode(doc store.Doc) ([]byte, error) {
-	m := make(map[string]any, len(doc))
-	for k, v := range doc {
-		if k == store.IDField || k == store.VersionField {
-			continue
+	keys := make([]string, 0, len(doc))
+	for k := range doc {
+		if k != store.IDField && k != store.VersionField {
+			keys = append(keys, k)
 		}
-		ev, err := encodeValue(v)
+	}
+	slices.Sort(keys)
+	buf := make([]byte, 0, 64*len(keys))
+	buf = append(buf, '{')
+	for i, k := range keys {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendJSONString(buf, k)
+		buf = append(buf, ':')
+		var err error
+		if buf, err = appendJSONValue(buf, doc[k]); err != nil {
+			return nil, err
+		}
+	}
+	return append(buf, '}'), nil
+}
+
+// appendJSONValue appends the stored JSON of a normalized value.
+func appendJSONValue(buf []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(buf, "null"...), nil
+	case bool:
+		return strconv.AppendBool(buf, x), nil
+	case string:
+		return appendJSONString(buf, x), nil
+	case decimal.Decimal:
+		n, err := store.ScaledOf(x)
 		if err != nil {
 			return nil, err
 		}
-		m[k] = ev
+		return strconv.AppendInt(buf, n, 10), nil
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		buf = append(buf, '{')
+		for i, k := range keys {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = appendJSONString(buf, k)
+			buf = append(buf, ':')
+			var err error
+			if buf, err = appendJSONValue(buf, x[k]); err != nil {
+				return nil, err
+			}
+		}
+		return append(buf, '}'), nil
+	case []any:
+		buf = append(buf, '[')
+		for i, e := range x {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			var err error
+			if buf, err = appendJSONValue(buf, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(buf, ']'), nil
 	}
-	return json.Marshal(m)
+	// Not in the value model (Normalize converts everything else): as the
+	// standard library writes it.
+	ev, err := encodeValue(v)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return nil, err
+	}
+	return append(buf, b...), nil
+}
+
+// appendJSONString appends s as a JSON string the way json.Marshal writes it:
+// control characters, <, > and & as \u00XX (or \n, \t, ...), invalid UTF-8
+// as U+FFFD, U+2028 and U+2029 escaped.
+func appendJSONString(buf []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch b {
+			case '\\', '"':
+				buf = append(buf, '\\', b)
+			case '\b':
+				buf = append(buf, '\\', 'b')
+			case '\f':
+				buf = append(buf, '\\', 'f')
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
 }
 
 func encodeValue(v any) (any, error) {

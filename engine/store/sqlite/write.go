@@ -74,6 +74,15 @@ func (s *Store) insertTx(ctx context.Context, tx *sql.Tx, coll string, ci *collI
 	if err != nil {
 		return err
 	}
+	if len(ci.side) == 0 {
+		// The INSERT is the document's only statement, and a statement that
+		// fails undoes itself without ending the transaction (SQLite aborts
+		// the statement): no savepoint, and no rid to return.
+		if _, err := s.txExec(ctx, tx, `INSERT INTO `+table(coll)+`(id, v, doc) VALUES (?, 1, jsonb(?))`, d.ID(), string(data)); err != nil {
+			return wrapWrite("insert into", coll, ci, err)
+		}
+		return nil
+	}
 	fail := func(err error) error { return err }
 	if partial {
 		if _, err := s.txExec(ctx, tx, `SAVEPOINT ins`); err != nil {
