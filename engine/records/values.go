@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -189,7 +190,7 @@ func coerce(ve *ValidationError, path string, f *template.FieldDecl, v any) (any
 			return bad("max_length", map[string]any{"max": max})
 		}
 		if f.Pattern.V != "" {
-			if re, err := regexp.Compile(f.Pattern.V); err == nil && !re.MatchString(s) {
+			if re := fieldPattern(f.Pattern.V); re != nil && !re.MatchString(s) {
 				return bad("pattern", map[string]any{"pattern": f.Pattern.V})
 			}
 		}
@@ -235,4 +236,23 @@ func toDecimal(v any) (decimal.Decimal, bool) {
 		return decimal.FromInt(x), true
 	}
 	return decimal.Zero, false
+}
+
+// patterns caches the compiled patterns of fields (pattern → *regexp.Regexp,
+// nil when it does not compile): a field's pattern is compiled once, not for
+// every value checked.
+var patterns sync.Map
+
+// fieldPattern returns the compiled pattern src, or nil if it does not
+// compile (the template checker reports that).
+func fieldPattern(src string) *regexp.Regexp {
+	if re, ok := patterns.Load(src); ok {
+		return re.(*regexp.Regexp)
+	}
+	re, err := regexp.Compile(src)
+	if err != nil {
+		re = nil
+	}
+	patterns.Store(src, re)
+	return re
 }
