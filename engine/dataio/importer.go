@@ -14,8 +14,9 @@ import (
 )
 
 // batchSize is how many records are looked up (keys and links) with one
-// query each, and how often progress is reported.
-const batchSize = 100
+// query each, created together (records.CreateMany), and how often progress
+// is reported.
+const batchSize = 500
 
 // Import reads a CSV or XLSX file of entity's records and creates or updates
 // them as u, with every check of the records engine (see the package
@@ -101,6 +102,13 @@ type importer struct {
 	// unique holds the values of unique fields seen on a dry run, which the
 	// store cannot yet refuse (field → value → seen).
 	unique map[string]map[string]bool
+	// pending are the new records of the batch checked and written together
+	// (records.CreateMany) when the batch ends (pending.go).
+	pending []pendingCreate
+	// slots holds the problems of each record of the batch; slot is the
+	// record at hand.
+	slots [][]RowError
+	slot  int
 }
 
 // fileRow is the spreadsheet row number of data row i (the header is 1).
@@ -176,13 +184,33 @@ func (im *importer) batch(gs []*group) error {
 	if err := im.resolveLinks(gs); err != nil {
 		return err
 	}
-	for _, g := range gs {
+	// Each record's problems go to its own slot, so that the problems of
+	// records created together at the end are reported in file order.
+	im.slots = make([][]RowError, len(gs))
+	defer im.report()
+	for k, g := range gs {
+		im.slot = k
+		if im.dependsOnPending(g) {
+			if err := im.flush(); err != nil {
+				return err
+			}
+			im.slot = k
+		}
 		if err := im.record(g, existing[g.key]); err != nil {
 			return err
 		}
 		im.res.Processed++
 	}
-	return nil
+	return im.flush()
+}
+
+// report adds the problems of the batch's records to the result, in file
+// order.
+func (im *importer) report() {
+	for _, errs := range im.slots {
+		im.res.Errors = append(im.res.Errors, errs...)
+	}
+	im.slots = nil
 }
 
 // existing reads the stored records the batch's keys name (as the user: a

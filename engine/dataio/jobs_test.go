@@ -34,27 +34,27 @@ func TestImportJobShowsProgress(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Status != JobRunning || got.Processed != res.Processed || got.Total != 251 {
+		if got.Status != JobRunning || got.Processed != res.Processed || got.Total != 1251 {
 			t.Fatalf("job during the import: %+v", got)
 		}
 		seen = append(seen, got.Processed)
 	}}
-	file := customersCSV(250) + "bad code,x,,,,,,\n"
+	file := customersCSV(1250) + "bad code,x,,,,,,\n"
 	done, err := jobs.Run(ctx, f.eng, f.manager, job, strings.NewReader(file), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fmt.Sprint(seen) != "[100 200 251]" && fmt.Sprint(seen) != "[100 200 251 251]" {
+	if fmt.Sprint(seen) != "[500 1000 1251]" && fmt.Sprint(seen) != "[500 1000 1251 1251]" {
 		t.Fatalf("progress seen at %v", seen)
 	}
 	got, err := jobs.Get(ctx, f.manager, job.ID, "zh-CN")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != JobDone || got.Created != 250 || got.Failed != 1 || !got.Partial || got.FinishedAt == "" || done.Created != 250 {
+	if got.Status != JobDone || got.Created != 1250 || got.Failed != 1 || !got.Partial || got.FinishedAt == "" || done.Created != 1250 {
 		t.Fatalf("finished job %+v", got)
 	}
-	if len(got.Errors) != 1 || got.Errors[0].Row != 252 || got.Errors[0].Column != "客户编码" || got.Errors[0].Code != "pattern" {
+	if len(got.Errors) != 1 || got.Errors[0].Row != 1252 || got.Errors[0].Column != "客户编码" || got.Errors[0].Code != "pattern" {
 		t.Fatalf("job errors %+v", got.Errors)
 	}
 	// Messages are kept in both languages (the engine's codes are rendered

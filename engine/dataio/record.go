@@ -49,14 +49,7 @@ func (im *importer) create(g *group, b *built) error {
 		im.res.Created++
 		return nil
 	}
-	rec, err := im.eng.Create(im.ctx, im.u, im.ent.Name, b.values)
-	if err != nil {
-		return im.refused(g, b, err)
-	}
-	if g.key != "" {
-		im.created[g.key] = rec.ID()
-	}
-	im.res.Created++
+	im.pending = append(im.pending, pendingCreate{g: g, b: b, slot: im.slot})
 	return nil
 }
 
@@ -131,6 +124,10 @@ func (im *importer) fail(errs []RowError) {
 	im.res.Failed++
 	for i := range errs {
 		errs[i].Message = render(im.lang, records.FieldError{Path: errs[i].Field, Code: errs[i].Code, Params: errs[i].Params}, im.opt.Message)
+	}
+	if im.slots != nil {
+		im.slots[im.slot] = append(im.slots[im.slot], errs...)
+		return
 	}
 	im.res.Errors = append(im.res.Errors, errs...)
 }

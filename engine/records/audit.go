@@ -36,8 +36,9 @@ type Entry struct {
 	Changes    []Change       `json:"changes"`
 }
 
-// audit writes the entry of one change. It is written after the record; the
-// posting journal (ledger issue) will make the two one unit.
+// audit writes the entry of one change, after the record. (Create and Update
+// write the record and its entry in one store batch instead: one commit on
+// SQLite.)
 func (e *Engine) audit(ctx context.Context, u User, ent *template.Entity, action string, before, after Record) error {
 	return e.auditEntry(ctx, u, ent, action, before, after, nil)
 }
@@ -56,8 +57,14 @@ func (e *Engine) auditTransition(ctx context.Context, u User, ent *template.Enti
 }
 
 func (e *Engine) auditEntry(ctx context.Context, u User, ent *template.Entity, action string, before, after Record, extra store.Doc) error {
+	return e.auditIn(ctx, e.st, u, ent, action, before, after, extra)
+}
+
+// auditIn writes the audit entry through w (the batch of the change it
+// records, or the store).
+func (e *Engine) auditIn(ctx context.Context, w store.Writer, u User, ent *template.Entity, action string, before, after Record, extra store.Doc) error {
 	entry := e.auditDoc(u, ent, action, before, after, extra)
-	if _, err := e.st.Insert(ctx, auditColl, entry); err != nil {
+	if _, err := w.Insert(ctx, auditColl, entry); err != nil {
 		return fmt.Errorf("records: audit %s %v: %w", ent.Name, entry["record"], err)
 	}
 	return nil

@@ -23,22 +23,28 @@ func (e *Engine) Create(ctx context.Context, u User, entity string, values map[s
 	if err := e.ensureIndexes(ctx, ent); err != nil {
 		return nil, err
 	}
-	if ent.Decl.Number.V != "" {
-		n, err := e.nextNumber(ctx, ent)
-		if err != nil {
-			return nil, err
-		}
-		rec[fNumber] = n
-	}
 	if id := reservedID(ctx); id != "" {
 		rec[fID] = id // under an idempotency key (batch.go): a second run meets this id
 	}
-	d, err := e.st.Insert(ctx, entity, toDoc(rec))
+	// The number, the record and its audit entry are one store batch: one
+	// commit on SQLite, where a failed insert also gives its number back.
+	var saved Record
+	err = e.st.Batch(ctx, func(w store.Writer) error {
+		if ent.Decl.Number.V != "" {
+			n, err := e.numberIn(ctx, w, ent)
+			if err != nil {
+				return err
+			}
+			rec[fNumber] = n
+		}
+		d, err := w.Insert(ctx, entity, toDoc(rec))
+		if err != nil {
+			return e.writeError(ent, err)
+		}
+		saved = fromDoc(d)
+		return e.auditIn(ctx, w, u, ent, "create", nil, saved, nil)
+	})
 	if err != nil {
-		return nil, e.writeError(ent, err)
-	}
-	saved := fromDoc(d)
-	if err := e.audit(ctx, u, ent, "create", nil, saved); err != nil {
 		return nil, err
 	}
 	return project(saved, fa), nil
@@ -62,11 +68,23 @@ func (e *Engine) checkCreate(ctx context.Context, u User, entity string, values 
 	if err != nil {
 		return nil, nil, fieldAccess{}, err
 	}
-	rec, err := ev.prepare(nil, values, fa)
+	rec, err := e.prepareCreate(ev, fa, values)
 	if err != nil {
 		return nil, nil, fieldAccess{}, err
 	}
-	if init := initialState(ent.Decl); init != "" {
+	return ent, rec, fa, nil
+}
+
+// prepareCreate is the part of checkCreate that depends on the values: the
+// record ev's user would create with field access fa (CreateMany runs it for
+// each row with one evaluator and one fa). Nothing is written.
+func (e *Engine) prepareCreate(ev *evaluator, fa fieldAccess, values map[string]any) (Record, error) {
+	u := ev.user
+	rec, err := ev.prepare(nil, values, fa)
+	if err != nil {
+		return nil, err
+	}
+	if init := initialState(ev.ent.Decl); init != "" {
 		rec[fState] = init
 	}
 	now := e.stamp()
@@ -75,11 +93,11 @@ func (e *Engine) checkCreate(ctx context.Context, u User, entity string, values 
 	// The create rule may look at the values (e.g. only for own customers).
 	if ok, err := ev.can("create", rec); err != nil || !ok {
 		if err != nil {
-			return nil, nil, fieldAccess{}, err
+			return nil, err
 		}
-		return nil, nil, fieldAccess{}, forbidden("create", entity)
+		return nil, forbidden("create", ev.ent.Name)
 	}
-	return ent, rec, fa, nil
+	return rec, nil
 }
 
 // mayCreate reports whether one of the user's roles has any create rule.
@@ -113,12 +131,16 @@ func (e *Engine) Update(ctx context.Context, u User, entity, id string, version 
 	before := ev.before
 	rec[fUpdatedAt], rec[fUpdatedBy] = e.stamp(), u.ID
 	stampRequest(ctx, rec) // its posting is done (settled): this write is not part of it
-	d, err := e.st.Replace(ctx, entity, toDoc(rec))
+	var saved Record
+	err = e.st.Batch(ctx, func(w store.Writer) error {
+		d, err := w.Replace(ctx, entity, toDoc(rec))
+		if err != nil {
+			return e.writeError(ent, err)
+		}
+		saved = fromDoc(d)
+		return e.auditIn(ctx, w, u, ent, "update", before, saved, nil)
+	})
 	if err != nil {
-		return nil, e.writeError(ent, err)
-	}
-	saved := fromDoc(d)
-	if err := e.audit(ctx, u, ent, "update", before, saved); err != nil {
 		return nil, err
 	}
 	rfa, err := ev.fields("read", saved)
@@ -305,23 +327,44 @@ func (e *Engine) ensureIndexes(ctx context.Context, ent *template.Entity) error 
 // document per series and period, moved by an atomic increment, so concurrent
 // creates get consecutive, distinct numbers.
 func (e *Engine) nextNumber(ctx context.Context, ent *template.Entity) (string, error) {
-	pattern := ent.Decl.Number.V
-	now := e.now()
-	repl := strings.NewReplacer("{yyyy}", now.Format("2006"), "{yy}", now.Format("06"), "{mm}", now.Format("01"), "{dd}", now.Format("02"))
-	filled := repl.Replace(pattern)
-	start := strings.Index(filled, "{seq:")
-	end := strings.Index(filled[start:], "}") + start
-	width, _ := strconv.Atoi(filled[start+5 : end])
-	series := ent.Name + ":" + filled[:start] + "#" + filled[end+1:]
-	d, err := e.st.Increment(ctx, seriesColl, store.Inc{
-		ID: series, Upsert: true, SetOnInsert: store.Doc{"entity": ent.Name},
+	return e.numberIn(ctx, e.st, ent)
+}
+
+// numberIn takes the next number of ent's series through w.
+func (e *Engine) numberIn(ctx context.Context, w store.Writer, ent *template.Entity) (string, error) {
+	ns := e.series(ent)
+	d, err := w.Increment(ctx, seriesColl, store.Inc{
+		ID: ns.id, Upsert: true, SetOnInsert: store.Doc{"entity": ent.Name},
 		Deltas: map[string]decimal.Decimal{"last": decimal.FromInt(1)},
 	})
 	if err != nil {
 		return "", fmt.Errorf("records: number of %s: %w", ent.Name, err)
 	}
 	n, _ := d["last"].(decimal.Decimal).Int64()
-	return fmt.Sprintf("%s%0*d%s", filled[:start], width, n, filled[end+1:]), nil
+	return ns.format(n), nil
+}
+
+// numberSeries is the series a new record of an entity takes its number from
+// now: the counter's id and the number's text around the sequence.
+type numberSeries struct {
+	id, prefix, suffix string
+	width              int
+}
+
+// series fills the entity's number pattern with the date of now.
+func (e *Engine) series(ent *template.Entity) numberSeries {
+	now := e.now()
+	repl := strings.NewReplacer("{yyyy}", now.Format("2006"), "{yy}", now.Format("06"), "{mm}", now.Format("01"), "{dd}", now.Format("02"))
+	filled := repl.Replace(ent.Decl.Number.V)
+	start := strings.Index(filled, "{seq:")
+	end := strings.Index(filled[start:], "}") + start
+	width, _ := strconv.Atoi(filled[start+5 : end])
+	return numberSeries{id: ent.Name + ":" + filled[:start] + "#" + filled[end+1:], prefix: filled[:start], suffix: filled[end+1:], width: width}
+}
+
+// format is the number with sequence n.
+func (ns numberSeries) format(n int64) string {
+	return fmt.Sprintf("%s%0*d%s", ns.prefix, ns.width, n, ns.suffix)
 }
 
 const seriesColl = "sys_series"
