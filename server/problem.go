@@ -79,6 +79,7 @@ var messages = map[string][2]string{
 	"link_not_found":       {"关联的记录不存在", "links to a record that does not exist"},
 	"link_filtered":        {"不能选择该记录（不符合可选条件，例如已停用）", "this record cannot be chosen here (for example, it is inactive)"},
 	"unique":               {"已被其他记录使用", "is already used by another record"},
+	"duplicate":            {"与第 {row} 行重复", "repeats row {row}"},
 	"use_transition":       {"状态只能通过流转改变", "changes only through a transition"},
 	"invalid_filter":       {"筛选条件有误（第 {column} 个字符）：{message}", "is not a valid filter (at character {column}): {message}"},
 	"invalid":              {"无效：{message}", "is invalid: {message}"},

@@ -36,6 +36,9 @@ type evaluator struct {
 	// byEffect: the evaluator plans a transition an effect takes, so an
 	// effect_only transition is allowed.
 	byEffect bool
+	// envs holds the linked records converted for expressions so far, so
+	// that the rows of a table convert the records they read once.
+	envs *template.EnvCache
 }
 
 func (e *Engine) evaluator(ctx context.Context, ent *template.Entity, u User) *evaluator {
@@ -310,7 +313,10 @@ func (ev *evaluator) run(place string, rec map[string]any, row map[string]any, r
 			return nil, err
 		}
 		if slices.Contains(p.Names, "parent") {
-			if doc["parent"], err = ev.envDoc(ev.ent.Decl.Fields, rec, nil, p.Src); err != nil {
+			// Only the fields of parent the expression reads (all when it
+			// uses parent whole): a row that reads parent.warehouse does not
+			// convert the other 4,999 rows.
+			if doc["parent"], err = ev.envDoc(ev.ent.Decl.Fields, rec, parentFields(p), p.Src); err != nil {
 				return nil, err
 			}
 		}
@@ -324,7 +330,10 @@ func (ev *evaluator) run(place string, rec map[string]any, row map[string]any, r
 		}
 		ev.functions(doc, p.Names, top)
 	}
-	env, err := p.Env(doc)
+	if ev.envs == nil {
+		ev.envs = template.NewEnvCache()
+	}
+	env, err := p.EnvCached(doc, ev.envs)
 	if err != nil {
 		return nil, fmt.Errorf("records: %s: %w", place, err)
 	}
@@ -337,6 +346,15 @@ func (ev *evaluator) run(place string, rec map[string]any, row map[string]any, r
 		return nil, nil
 	}
 	return out, nil
+}
+
+// parentFields are the fields of the record that a row expression reads
+// through parent, or nil for all of them.
+func parentFields(p *template.Program) []string {
+	if fs, ok := p.Members["parent"]; ok {
+		return fs
+	}
+	return nil
 }
 
 // runBool evaluates a condition; an expression that fails counts as false

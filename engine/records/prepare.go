@@ -173,6 +173,7 @@ func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess
 			if f.MaxRows != nil && len(rows) > *f.MaxRows {
 				ve.add(name, "max_rows", map[string]any{"max": *f.MaxRows})
 			}
+			kept := map[string][]any{} // link column → what it held before, listed once
 			for i, r := range rows {
 				row, _ := r.(map[string]any)
 				for _, col := range f.Fields {
@@ -185,12 +186,16 @@ func (ev *evaluator) prepare(before Record, input map[string]any, fa fieldAccess
 					}
 					if col.Val.Type.V == "link" {
 						place := "fields." + name + ".fields." + col.Key.V
-						if err := ev.checkLink(ve, path, place, col.Val, row[col.Key.V], columnValues(before[name], col.Key.V)); err != nil {
+						if _, ok := kept[col.Key.V]; !ok {
+							kept[col.Key.V] = columnValues(before[name], col.Key.V)
+						}
+						if err := ev.checkLink(ve, path, place, col.Val, row[col.Key.V], kept[col.Key.V]); err != nil {
 							return nil, err
 						}
 					}
 				}
 			}
+			uniqueRows(ve, name, f, rows)
 		case "link":
 			if err := ev.checkLink(ve, name, "fields."+name, f, rec[name], []any{before[name]}); err != nil {
 				return nil, err

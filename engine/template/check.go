@@ -57,6 +57,10 @@ func engineFunctionNames() []string {
 var textTypes = []string{"text", "longtext", "email", "phone", "barcode"}
 var numericTypes = []string{"int", "decimal", "money", "quantity", "percent"}
 
+// uniqueColumnTypes are the types of table columns that unique applies to:
+// values that one row can repeat of another.
+var uniqueColumnTypes = []string{"text", "email", "phone", "barcode", "int", "decimal", "money", "quantity", "percent", "date", "datetime", "select", "link", "user"}
+
 // Check checks packages together (links and requires resolve among them) and
 // returns the Model when there is no error. Every problem is in the
 // diagnostics, sorted by file and position.
@@ -274,6 +278,16 @@ func (ec *entityCheck) field(name Str, f *FieldDecl, place string, row *FieldDec
 	only(f.MaxSize != nil || len(f.Accept) > 0, f.Type.Pos, "max_size/accept", "attachment")
 	if f.Min != nil && f.Max != nil && *f.Min > *f.Max {
 		d.errorf(f.Type.Pos, "", "field %q: min %v is above max %v", name.V, *f.Min, *f.Max)
+	}
+	if f.Unique {
+		switch {
+		case strings.HasPrefix(place, "transitions.") && strings.Contains(place, ".input."):
+			d.errorf(f.Type.Pos, "remove it: an input is asked for once, there is nothing to compare it with", "transition input %q: unique does not apply to transition input", name.V)
+		case t == "table":
+			d.errorf(f.Type.Pos, "put unique: true on the column whose value must differ from row to row, e.g. the item", "field %q: unique does not apply to a table field", name.V)
+		case row != nil:
+			only(true, f.Type.Pos, "unique", uniqueColumnTypes...)
+		}
 	}
 	if f.Pattern.V != "" {
 		if _, err := regexp.Compile(f.Pattern.V); err != nil {

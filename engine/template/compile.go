@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -22,6 +23,11 @@ type Program struct {
 	Type    reflect.Type // the type the checker inferred for its result
 	EnvType reflect.Type // the struct type Run expects a value of
 	Names   []string     // the top-level names the expression reads
+	// Members are, for each top-level name that the expression reads only
+	// through its fields (parent.scope, parent.warehouse.name), the fields it
+	// reads; a name used whole (a record passed to a function, let p =
+	// parent) has none here. The engine builds only those fields.
+	Members map[string][]string
 	// UsesFunctions: the expression calls stock, balance or outstanding,
 	// which the engine provides when it runs it.
 	UsesFunctions bool
@@ -44,8 +50,49 @@ func newProgram(src, file string, pos Pos, env reflect.Type, prog *vm.Program) *
 	if p.Names == nil {
 		p.Names = []string{}
 	}
+	p.Members = members(node)
 	return p
 }
+
+// members lists, for each identifier of node read only as the record of a
+// field access (x.f or x["f"]), the fields read of it.
+func members(node ast.Node) map[string][]string {
+	through := map[*ast.IdentifierNode]string{} // identifier → the field read of it
+	ast.Walk(&node, visitor(func(n ast.Node) {
+		m, ok := n.(*ast.MemberNode)
+		if !ok || m.Method {
+			return
+		}
+		id, ok := m.Node.(*ast.IdentifierNode)
+		prop, isName := m.Property.(*ast.StringNode)
+		if ok && isName {
+			through[id] = prop.Value
+		}
+	}))
+	out := map[string][]string{}
+	whole := map[string]bool{}
+	ast.Walk(&node, visitor(func(n ast.Node) {
+		id, ok := n.(*ast.IdentifierNode)
+		if !ok || whole[id.Value] {
+			return
+		}
+		f, ok := through[id]
+		if !ok {
+			whole[id.Value] = true
+			delete(out, id.Value)
+			return
+		}
+		if !slices.Contains(out[id.Value], f) {
+			out[id.Value] = append(out[id.Value], f)
+		}
+	}))
+	return out
+}
+
+// visitor calls fn for every node of an expression.
+type visitor func(ast.Node)
+
+func (f visitor) Visit(n *ast.Node) { f(*n) }
 
 // identifiers calls fn for every identifier of an expression.
 type identifiers func(string)
