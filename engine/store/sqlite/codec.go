@@ -182,9 +182,10 @@ func encodeValue(v any) (any, error) {
 	return v, nil
 }
 
-// decode reads stored JSON back into a document with its id and version.
+// decode reads a stored document (JSONB, see jsonb.go) back with its id and
+// version.
 func decode(id string, v int64, data []byte) (store.Doc, error) {
-	m, err := parseDoc(data)
+	m, err := parseJSONBDoc(data)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: document %s: %w", id, err)
 	}

@@ -92,7 +92,7 @@ func (s *Store) createIndex(ctx context.Context, tx *sql.Tx, coll string, ci *co
 		}
 		// Fill it from the documents already stored.
 		probe := &collInfo{indexes: map[string]store.Index{ix.Name: ix}, side: map[string]string{ix.Keys[0].Path: side}}
-		rows, err := tx.QueryContext(ctx, `SELECT rid, id, v, json(doc) FROM `+table(coll))
+		rows, err := tx.QueryContext(ctx, `SELECT rid, id, v, doc FROM `+table(coll))
 		if err != nil {
 			return fmt.Errorf("sqlite: create index %s.%s: %w", coll, ix.Name, err)
 		}

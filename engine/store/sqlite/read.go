@@ -24,7 +24,7 @@ func (s *Store) Get(ctx context.Context, coll, id string) (store.Doc, error) {
 		v    int64
 		data string
 	)
-	err := s.queryRow(ctx, `SELECT v, json(doc) FROM `+table(coll)+` WHERE id = ?`, id).Scan(&v, &data)
+	err := s.queryRow(ctx, `SELECT v, doc FROM `+table(coll)+` WHERE id = ?`, id).Scan(&v, &data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: get %s/%s: %w", coll, id, store.ErrNotFound)
 	}
@@ -47,7 +47,7 @@ func findSQL(coll string, ci *collInfo, q store.Query, cond *branch, limit int) 
 	}
 	arms := orArms(q.Filter)
 	if len(q.Sort) == 0 || arms == nil {
-		b.WriteString("SELECT id, v, json(doc), rid")
+		b.WriteString("SELECT id, v, doc, rid")
 		for _, k := range q.Sort {
 			b.WriteString(", " + jsonExpr(k.Path))
 		}
@@ -75,7 +75,7 @@ func findSQL(coll string, ci *collInfo, q store.Query, cond *branch, limit int) 
 		if a > 0 {
 			b.WriteString(" UNION ")
 		}
-		b.WriteString("SELECT * FROM (SELECT id, v, json(doc) AS d, rid")
+		b.WriteString("SELECT * FROM (SELECT id, v, doc AS d, rid")
 		for i, k := range q.Sort {
 			b.WriteString(", " + jsonExpr(k.Path) + " AS k" + strconv.Itoa(i))
 		}

@@ -245,7 +245,7 @@ func (s *Store) incrementTx(ctx context.Context, tx *sql.Tx, coll string, ci *co
 		v    int64
 		data string
 	)
-	err := s.txQueryRow(ctx, tx, `SELECT rid, v, json(doc) FROM `+table(coll)+` WHERE id = ?`, inc.ID).Scan(&rid, &v, &data)
+	err := s.txQueryRow(ctx, tx, `SELECT rid, v, doc FROM `+table(coll)+` WHERE id = ?`, inc.ID).Scan(&rid, &v, &data)
 	if errors.Is(err, sql.ErrNoRows) {
 		if !inc.Upsert {
 			return nil, fmt.Errorf("sqlite: increment %s/%s: %w", coll, inc.ID, store.ErrNotFound)
