@@ -116,38 +116,44 @@ func (b *sqlBuf) orderBy(keys []store.SortKey, fixed int, prefix string, limit i
 
 // orArms returns the arms of a filter that is a disjunction, or a
 // conjunction with one disjunction among its terms (each arm then holds the
-// other terms too), and nil for any other filter.
+// other terms too), and nil for any other filter. Nested conjunctions and
+// disjunctions of one term or of their own kind are flattened first: the
+// read rules of a user's roles arrive as a disjunction of the roles' rules.
 func orArms(f store.Filter) []store.Filter {
 	var terms []store.Filter
-	var flatten func(f store.Filter)
-	flatten = func(f store.Filter) {
-		if l, ok := f.(*store.Logic); ok && l.Op == store.OpAnd {
-			for _, a := range l.Args {
-				flatten(a)
-			}
-			return
-		}
-		terms = append(terms, f)
-	}
-	flatten(f)
+	flat(f, store.OpAnd, &terms)
 	or := -1
+	var arms []store.Filter
 	for i, t := range terms {
-		if l, ok := t.(*store.Logic); ok && l.Op == store.OpOr && len(l.Args) > 1 {
+		if l, ok := t.(*store.Logic); ok && l.Op == store.OpOr {
 			if or >= 0 {
 				return nil // two disjunctions: their product could be large
 			}
 			or = i
+			flat(l, store.OpOr, &arms)
 		}
 	}
-	if or < 0 || len(terms[or].(*store.Logic).Args) > 8 {
+	if or < 0 || len(arms) < 2 || len(arms) > 8 {
 		return nil
 	}
 	rest := append(slices.Clone(terms[:or]), terms[or+1:]...)
-	var arms []store.Filter
-	for _, a := range terms[or].(*store.Logic).Args {
-		arms = append(arms, store.And(append(slices.Clone(rest), a)...))
+	for i, a := range arms {
+		arms[i] = store.And(append(slices.Clone(rest), a)...)
 	}
 	return arms
+}
+
+// flat appends the terms of f under op to terms: the arguments of f and of
+// the logic nodes of op within it, with one-argument logic nodes of either
+// kind replaced by their argument.
+func flat(f store.Filter, op store.LogicOp, terms *[]store.Filter) {
+	if l, ok := f.(*store.Logic); ok && (l.Op == op || len(l.Args) == 1 && l.Op != store.OpNot) {
+		for _, a := range l.Args {
+			flat(a, op, terms)
+		}
+		return
+	}
+	*terms = append(*terms, f)
 }
 
 // branches splits "every row after the cursor" into conditions that are each
