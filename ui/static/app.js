@@ -87,6 +87,34 @@
       .catch(function () {});
   }
 
+  // A form on its way to the server (a save, a transition, an import, a
+  // stocktake submission) says so on the button that sent it, and a second
+  // click does not send it again. Forms a script handles itself (they
+  // prevent the default) and GET forms (filters, search) are left alone.
+  document.addEventListener('submit', function (ev) {
+    var form = ev.target;
+    if (ev.defaultPrevented || (form.getAttribute('method') || 'get').toLowerCase() !== 'post') { return; }
+    if (form.dataset.busy) { ev.preventDefault(); return; }
+    form.dataset.busy = '1';
+    form.setAttribute('aria-busy', 'true');
+    var b = ev.submitter;
+    if (b && b.tagName === 'BUTTON') {
+      b.dataset.label = b.textContent;
+      b.textContent = document.documentElement.lang === 'en' ? 'Working…' : '处理中…';
+    }
+  });
+  // Back to a page kept by the browser: its forms are idle again.
+  window.addEventListener('pageshow', function () {
+    document.querySelectorAll('form[data-busy]').forEach(function (form) {
+      delete form.dataset.busy;
+      form.removeAttribute('aria-busy');
+      form.querySelectorAll('button[data-label]').forEach(function (b) {
+        b.textContent = b.dataset.label;
+        delete b.dataset.label;
+      });
+    });
+  });
+
   document.addEventListener('DOMContentLoaded', function () {
     enhanceSelects(document);
     var err = document.querySelector('[aria-invalid="true"]');
