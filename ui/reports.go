@@ -253,28 +253,6 @@ func (u *UI) reportFilters(c fiber.Ctx, r *tpl.Report, params map[string]string,
 	return out, nil
 }
 
-// groupThousands puts commas between the thousands of a decimal's text.
-func groupThousands(s string) string {
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	whole, frac, hasFrac := strings.Cut(s, ".")
-	var b strings.Builder
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	out := b.String()
-	if hasFrac {
-		out += "." + frac
-	}
-	if neg {
-		out = "-" + out
-	}
-	return out
-}
-
 // formatNumber writes a number of a column type exactly: money with at
 // least two places (never rounded), counts as integers, with thousands
 // separators.
@@ -283,7 +261,7 @@ func formatNumber(typ string, d decimal.Decimal) string {
 	if typ == "money" && d.Round(2).Equal(d) {
 		s = d.StringFixed(2)
 	}
-	return groupThousands(s)
+	return decimal.GroupThousands(s)
 }
 
 // numericColumn tells the result columns shown as numbers.
@@ -310,9 +288,9 @@ func cellText(row store.Doc, col reports.Column, l string, ppl people) string {
 	case decimal.Decimal:
 		return formatNumber(col.Type, x)
 	case int64:
-		return groupThousands(strconv.FormatInt(x, 10))
+		return decimal.GroupThousands(strconv.FormatInt(x, 10))
 	case int:
-		return groupThousands(strconv.Itoa(x))
+		return decimal.GroupThousands(strconv.Itoa(x))
 	case float64:
 		d, err := decimal.FromFloat(x)
 		if err != nil {

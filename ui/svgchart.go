@@ -138,23 +138,9 @@ func svgTick(v, step float64) string {
 	if err != nil {
 		return strconv.FormatFloat(v, 'f', places, 64)
 	}
-	s := d.Round(places).StringFixed(places)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	whole, frac, hasFrac := strings.Cut(s, ".")
-	var b strings.Builder
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	out := b.String()
-	if hasFrac {
-		out += "." + frac
-	}
-	if neg && out != "0" {
-		out = "-" + out
+	out := decimal.GroupThousands(d.Round(places).StringFixed(places))
+	if out == "-0" {
+		out = "0"
 	}
 	return out
 }

@@ -142,7 +142,7 @@ func rowError(err error) bool {
 
 // prefetchRows loads, with one query per linked entity, every record that
 // the links in values point to (top-level links and the links of table
-// rows), as prefetch does for one record.
+// rows): the links of a whole import chunk, or of one record (prefetch).
 func (ev *evaluator) prefetchRows(values []map[string]any) error {
 	want := map[string][]any{} // entity → ids not cached yet
 	add := func(f *template.FieldDecl, v any) {

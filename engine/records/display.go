@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/yerp/yerp/engine/decimal"
 	"github.com/yerp/yerp/engine/store"
 	"github.com/yerp/yerp/engine/template"
 )
@@ -407,24 +408,7 @@ func formatDecimal(val any, places int, group bool) string {
 	if !group {
 		return s
 	}
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	whole, frac, hasFrac := strings.Cut(s, ".")
-	var b strings.Builder
-	for i, r := range whole {
-		if i > 0 && (len(whole)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	out := b.String()
-	if hasFrac {
-		out += "." + frac
-	}
-	if neg {
-		out = "-" + out
-	}
-	return out
+	return decimal.GroupThousands(s)
 }
 
 // formatTime writes a date as 2006-01-02 and a moment as 2006-01-02 15:04 in

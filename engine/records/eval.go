@@ -68,41 +68,7 @@ func (ev *evaluator) linked(entity, id string) (map[string]any, error) {
 // links point to (top-level links and the links of table rows), so that the
 // expressions of a 50-line order do not read 50 items one by one.
 func (ev *evaluator) prefetch(rec map[string]any) error {
-	want := map[string][]any{} // entity → ids not cached yet
-	add := func(f *template.FieldDecl, v any) {
-		id, ok := v.(string)
-		if !ok || id == "" || f.Type.V != "link" {
-			return
-		}
-		if _, cached := ev.links[f.To.V+"/"+id]; !cached {
-			ev.links[f.To.V+"/"+id] = nil // asked for; stays nil if missing
-			want[f.To.V] = append(want[f.To.V], id)
-		}
-	}
-	for _, fe := range ev.ent.Decl.Fields {
-		if fe.Val == nil {
-			continue
-		}
-		if fe.Val.Type.V != "table" {
-			add(fe.Val, rec[fe.Key.V])
-			continue
-		}
-		rows, _ := rec[fe.Key.V].([]any)
-		for _, r := range rows {
-			row, _ := r.(map[string]any)
-			for _, col := range fe.Val.Fields {
-				if col.Val != nil {
-					add(col.Val, row[col.Key.V])
-				}
-			}
-		}
-	}
-	for entity, ids := range want {
-		if err := ev.load(entity, ids); err != nil {
-			return err
-		}
-	}
-	return nil
+	return ev.prefetchRows([]map[string]any{rec})
 }
 
 // fetchLinks loads the records of entity with ids that are not cached yet,
