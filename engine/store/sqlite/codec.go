@@ -16,14 +16,19 @@ import (
 // json.Marshal gives for the same values (keys sorted, HTML characters
 // escaped), written without reflection: encoding took a fifth of an insert.
 func encode(doc store.Doc) ([]byte, error) {
-	keys := make([]string, 0, len(doc))
-	for k := range doc {
-		if k != store.IDField && k != store.VersionField {
+	return appendJSONObject(make([]byte, 0, 64*len(doc)), doc, true)
+}
+
+// appendJSONObject appends m as a JSON object with its keys sorted, leaving
+// out _id and _v when top is set (a document's top level).
+func appendJSONObject(buf []byte, m map[string]any, top bool) ([]byte, error) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		if !top || k != store.IDField && k != store.VersionField {
 			keys = append(keys, k)
 		}
 	}
 	slices.Sort(keys)
-	buf := make([]byte, 0, 64*len(keys))
 	buf = append(buf, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -32,7 +37,7 @@ func encode(doc store.Doc) ([]byte, error) {
 		buf = appendJSONString(buf, k)
 		buf = append(buf, ':')
 		var err error
-		if buf, err = appendJSONValue(buf, doc[k]); err != nil {
+		if buf, err = appendJSONValue(buf, m[k]); err != nil {
 			return nil, err
 		}
 	}
@@ -55,24 +60,7 @@ func appendJSONValue(buf []byte, v any) ([]byte, error) {
 		}
 		return strconv.AppendInt(buf, n, 10), nil
 	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		buf = append(buf, '{')
-		for i, k := range keys {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = appendJSONString(buf, k)
-			buf = append(buf, ':')
-			var err error
-			if buf, err = appendJSONValue(buf, x[k]); err != nil {
-				return nil, err
-			}
-		}
-		return append(buf, '}'), nil
+		return appendJSONObject(buf, x, false)
 	case []any:
 		buf = append(buf, '[')
 		for i, e := range x {
