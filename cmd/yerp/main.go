@@ -55,7 +55,9 @@ Usage:
   yerp user ...        add users, set passwords and roles
   yerp verify          finish crashed postings, check stock and balances against the ledgers
   yerp import          import records from a CSV or XLSX file (--entity, --file, --dry-run, --as)
-  yerp bench           load scenarios (create, list) on loopback, each next to the raw store floor
+  yerp bench           the performance scenarios of docs/performance.md, each next to its floor
+  yerp backup FILE     a consistent copy of the SQLite store, taken while servers run
+  yerp restore FILE    check a backup and make it the store (--force replaces one)
   yerp version         print the version
 
 Run "yerp serve -h" for the flags of serve.
@@ -84,6 +86,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return importCmd(ctx, args[1:], stdout, stderr)
 	case "bench":
 		return benchCmd(ctx, args[1:], stdout, stderr)
+	case "backup":
+		return backupCmd(ctx, args[1:], stdout, stderr)
+	case "restore":
+		return restoreCmd(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "yerp", version)
 		return 0
@@ -101,11 +107,18 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	data, storeURI := storeFlags(fs)
 	demo := fs.Bool("demo", false, "install the template catalog and a small demo data set (users for each role, with printed passwords)")
+	backupDir := fs.String("backup-dir", "", "folder of scheduled backups of the SQLite store (yerp-YYYYMMDD-HHMMSS.db); empty: none")
+	backupEvery := fs.Duration("backup-every", 24*time.Hour, "time between scheduled backups (with --backup-dir)")
+	backupKeep := fs.Int("backup-keep", 14, "scheduled backups kept; older ones are removed (with --backup-dir)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "yerp serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if *backupDir != "" && (*storeURI != "" || *backupEvery < time.Minute || *backupKeep < 1) {
+		fmt.Fprintln(stderr, "yerp serve: --backup-dir backs up the embedded SQLite store (a MongoDB store is backed up with the database's tools), at most once a minute (--backup-every), keeping at least one (--backup-keep)")
 		return 2
 	}
 	server.TuneGC()
@@ -203,6 +216,28 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 			}
 		}
 	}()
+
+	// Scheduled backups (SQLite): one every --backup-every, the newest
+	// --backup-keep kept.
+	if b, ok := st.(backuper); ok && *backupDir != "" {
+		go func() {
+			tick := time.NewTicker(*backupEvery)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					file, err := scheduledBackup(ctx, b, *backupDir, *backupKeep, time.Now())
+					if err != nil {
+						log.Error("scheduled backup failed", "err", err)
+						continue
+					}
+					log.Info("scheduled backup written", "file", file)
+				}
+			}
+		}()
+	}
 
 	// Webhooks queued by transitions are delivered every ten seconds, with retries.
 	go func() {
