@@ -387,6 +387,22 @@ func (u *UI) renderPlan(c fiber.Ctx, status int, title string, data *planData) e
 	return u.render(c, status, "admin_plan", u.newPage(c, title, data))
 }
 
+// planOutcome ends a change that shows its plan first: a refused change
+// shows the plan with the reasons (422), a dry run the plan to confirm, and
+// a change made goes on to done.
+func (u *UI) planOutcome(c fiber.Ctx, err error, dry bool, l, title string, data *planData, done string) error {
+	if err != nil {
+		if !refusal(data, err, l) {
+			return u.fail(c, err)
+		}
+		return u.renderPlan(c, fiber.StatusUnprocessableEntity, title, data)
+	}
+	if dry {
+		return u.renderPlan(c, fiber.StatusOK, title, data)
+	}
+	return c.Redirect().Status(fiber.StatusSeeOther).To(done)
+}
+
 func (u *UI) installPlan(c fiber.Ctx) error { return u.catalogChange(c, "install", true) }
 func (u *UI) install(c fiber.Ctx) error     { return u.catalogChange(c, "install", false) }
 func (u *UI) upgradePlan(c fiber.Ctx) error { return u.catalogChange(c, "upgrade", true) }
@@ -418,16 +434,7 @@ func (u *UI) catalogChange(c fiber.Ctx, action string, dry bool) error {
 		}
 		data.Plans = append(data.Plans, pv)
 	}
-	if err != nil {
-		if !refusal(data, err, l) {
-			return u.fail(c, err)
-		}
-		return u.renderPlan(c, fiber.StatusUnprocessableEntity, title, data)
-	}
-	if dry {
-		return u.renderPlan(c, fiber.StatusOK, title, data)
-	}
-	return c.Redirect().Status(fiber.StatusSeeOther).To("/admin/packages?msg=adm_" + action + "ed")
+	return u.planOutcome(c, err, dry, l, title, data, "/admin/packages?msg=adm_"+action+"ed")
 }
 
 func (u *UI) uninstallPlan(c fiber.Ctx) error { return u.uninstallDo(c, true) }
@@ -453,16 +460,7 @@ func (u *UI) uninstallDo(c fiber.Ctx, dry bool) error {
 			data.Archive = append(data.Archive, archiveRow{Entity: e, Label: lb, Records: rep.Records[e]})
 		}
 	}
-	if err != nil {
-		if !refusal(data, err, l) {
-			return u.fail(c, err)
-		}
-		return u.renderPlan(c, fiber.StatusUnprocessableEntity, title, data)
-	}
-	if dry {
-		return u.renderPlan(c, fiber.StatusOK, title, data)
-	}
-	return c.Redirect().Status(fiber.StatusSeeOther).To("/admin/packages?msg=adm_uninstalled")
+	return u.planOutcome(c, err, dry, l, title, data, "/admin/packages?msg=adm_uninstalled")
 }
 
 // --- Editor ----------------------------------------------------------------
@@ -749,23 +747,16 @@ func (u *UI) publishStep(c fiber.Ctx, dry bool) error {
 		return u.fail(c, err)
 	}
 	plan, err := u.d.Packages.Publish(ctx, files, packages.Options{DryRun: dry, By: byName(c), Note: c.FormValue("note")})
+	done := edit + "?msg=adm_published"
 	if plan != nil {
 		pv := u.planOf(plan, cand.Model, l)
 		data.Plans = append(data.Plans, pv)
 		if act != nil && maps.Equal(act.Files, files) {
 			data.Intro, data.Confirm = t(l, "adm_plan_same"), ""
 		}
+		done += "&published=" + url.QueryEscape(plan.To)
 	}
-	if err != nil {
-		if !refusal(data, err, l) {
-			return u.fail(c, err)
-		}
-		return u.renderPlan(c, fiber.StatusUnprocessableEntity, title, data)
-	}
-	if dry {
-		return u.renderPlan(c, fiber.StatusOK, title, data)
-	}
-	return c.Redirect().Status(fiber.StatusSeeOther).To(edit + "?msg=adm_published&published=" + url.QueryEscape(plan.To))
+	return u.planOutcome(c, err, dry, l, title, data, done)
 }
 
 // --- Versions -----------------------------------------------------------------
@@ -906,14 +897,5 @@ func (u *UI) rollbackDo(c fiber.Ctx, dry bool) error {
 	if plan != nil {
 		data.Plans = append(data.Plans, u.planOf(plan, nil, l))
 	}
-	if err != nil {
-		if !refusal(data, err, l) {
-			return u.fail(c, err)
-		}
-		return u.renderPlan(c, fiber.StatusUnprocessableEntity, title, data)
-	}
-	if dry {
-		return u.renderPlan(c, fiber.StatusOK, title, data)
-	}
-	return c.Redirect().Status(fiber.StatusSeeOther).To("/admin/packages/" + name + "/versions?msg=adm_rolled_back")
+	return u.planOutcome(c, err, dry, l, title, data, "/admin/packages/"+name+"/versions?msg=adm_rolled_back")
 }
