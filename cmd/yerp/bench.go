@@ -829,14 +829,20 @@ func (b *benchSite) send(method, target, token, version string, body []byte, wan
 	if version != "" {
 		req.Header.Set("If-Match", `"`+version+`"`)
 	}
-	resp, err := b.http.Do(req)
+	return doJSON(b.http, req, method+" "+target, want, out)
+}
+
+// doJSON sends req and checks the status (want 0: any 2xx); out, if given,
+// receives the JSON body. what names the request in errors.
+func doJSON(hc *http.Client, req *http.Request, what string, want int, out any) error {
+	resp, err := hc.Do(req)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != want && (want != 0 || resp.StatusCode >= 300) { // want 0: any success
 		msg, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("%s %s: status %d, want %d: %.300s", method, target, resp.StatusCode, want, msg)
+		return fmt.Errorf("%s: status %d, want %d: %.300s", what, resp.StatusCode, want, msg)
 	}
 	if out != nil {
 		return json.NewDecoder(resp.Body).Decode(out)

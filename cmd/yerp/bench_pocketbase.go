@@ -281,20 +281,7 @@ func (s *pbServer) send(method, path, token string, body []byte, want int, out a
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != want {
-		msg, _ := io.ReadAll(resp.Body)
-		return fmt.Errorf("%s %s: status %d, want %d: %.300s", method, path, resp.StatusCode, want, msg)
-	}
-	if out != nil {
-		return json.NewDecoder(resp.Body).Decode(out)
-	}
-	_, err = io.Copy(io.Discard, resp.Body)
-	return err
+	return doJSON(s.http, req, method+" "+path, want, out)
 }
 
 // pbOrderBody returns a function giving the JSON body of order i: the seed's
