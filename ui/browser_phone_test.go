@@ -3,8 +3,6 @@ package ui_test
 import (
 	"context"
 	"encoding/json"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,16 +11,11 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-	"github.com/gofiber/fiber/v3"
 
 	"github.com/yerp/yerp/engine/auth"
 	"github.com/yerp/yerp/engine/decimal"
-	"github.com/yerp/yerp/engine/packages"
 	"github.com/yerp/yerp/engine/records"
-	"github.com/yerp/yerp/engine/store/sqlite"
 	"github.com/yerp/yerp/server"
-	"github.com/yerp/yerp/templates"
-	"github.com/yerp/yerp/ui"
 )
 
 // Passwords of the phone tests' users.
@@ -47,33 +40,7 @@ type phoneCompany struct {
 func startPhoneCompany(t *testing.T) *phoneCompany {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "yerp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	svc, err := packages.New(ctx, st, templates.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := svc.Catalog(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.Installed == "" && svc.Model().Packages[e.Name] == nil {
-			if _, err := svc.Install(ctx, e.Name, packages.Options{By: "test"}); err != nil {
-				t.Fatalf("install %s: %v", e.Name, err)
-			}
-		}
-	}
-	users, err := auth.New(st, auth.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := users.EnsureAdmin(ctx, adminPassword); err != nil {
-		t.Fatal(err)
-	}
+	st, svc, users := catalogStore(t)
 	made := map[string]*auth.User{}
 	for _, u := range []auth.NewUser{
 		{Username: "manager", Name: "周敏", Roles: []string{"sales_manager"}, Password: managerPassword},
@@ -134,18 +101,7 @@ func startPhoneCompany(t *testing.T) *phoneCompany {
 		}
 	}
 
-	deps := server.Deps{Store: st, Auth: users, Records: eng, Packages: svc, Info: server.Info{Version: "test", Store: "sqlite"}}
-	app := server.New(deps)
-	if err := ui.Mount(app, deps); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = app.Listener(ln, fiber.ListenConfig{DisableStartupMessage: true}) }()
-	t.Cleanup(func() { _ = app.Shutdown() })
-	co.base = "http://" + ln.Addr().String()
+	co.base = serveUI(t, server.Deps{Store: st, Auth: users, Records: eng, Packages: svc, Info: server.Info{Version: "test", Store: "sqlite"}})
 	return co
 }
 

@@ -49,33 +49,7 @@ const (
 func startCompany(t *testing.T) *company {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(filepath.Join(t.TempDir(), "yerp.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	svc, err := packages.New(ctx, st, templates.FS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := svc.Catalog(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if e.Installed == "" && svc.Model().Packages[e.Name] == nil {
-			if _, err := svc.Install(ctx, e.Name, packages.Options{By: "test"}); err != nil {
-				t.Fatalf("install %s: %v", e.Name, err)
-			}
-		}
-	}
-	users, err := auth.New(st, auth.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := users.EnsureAdmin(ctx, adminPassword); err != nil {
-		t.Fatal(err)
-	}
+	st, svc, users := catalogStore(t)
 	for _, u := range []auth.NewUser{
 		{Username: "sales1", Name: "张伟", Roles: []string{"sales"}, Password: salesPassword},
 		{Username: "manager", Name: "周敏", Roles: []string{"sales_manager"}, Password: managerPassword},
@@ -113,7 +87,49 @@ func startCompany(t *testing.T) *company {
 		}
 	}
 
-	deps := server.Deps{Store: st, Auth: users, Records: eng, Packages: svc, Info: server.Info{Version: "test", Store: "sqlite"}}
+	co.base = serveUI(t, server.Deps{Store: st, Auth: users, Records: eng, Packages: svc, Info: server.Info{Version: "test", Store: "sqlite"}})
+	return co
+}
+
+// catalogStore opens a new SQLite store with the whole template catalog
+// installed and the admin user (adminPassword).
+func catalogStore(t *testing.T) (*sqlite.Store, *packages.Service, *auth.Service) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "yerp.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc, err := packages.New(ctx, st, templates.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := svc.Catalog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Installed == "" && svc.Model().Packages[e.Name] == nil {
+			if _, err := svc.Install(ctx, e.Name, packages.Options{By: "test"}); err != nil {
+				t.Fatalf("install %s: %v", e.Name, err)
+			}
+		}
+	}
+	users, err := auth.New(st, auth.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := users.EnsureAdmin(ctx, adminPassword); err != nil {
+		t.Fatal(err)
+	}
+	return st, svc, users
+}
+
+// serveUI serves the API and the UI over deps on a loopback port until the
+// test ends, and returns its base URL.
+func serveUI(t *testing.T, deps server.Deps) string {
+	t.Helper()
 	app := server.New(deps)
 	if err := ui.Mount(app, deps); err != nil {
 		t.Fatal(err)
@@ -124,8 +140,7 @@ func startCompany(t *testing.T) *company {
 	}
 	go func() { _ = app.Listener(ln, fiber.ListenConfig{DisableStartupMessage: true}) }()
 	t.Cleanup(func() { _ = app.Shutdown() })
-	co.base = "http://" + ln.Addr().String()
-	return co
+	return "http://" + ln.Addr().String()
 }
 
 // orders counts the sales orders in the store.
