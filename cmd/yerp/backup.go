@@ -69,14 +69,8 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "yerp backup: no store in %s: %v\n", *data, err)
 		return 1
 	}
-	st, err := sqlite.Open(src)
-	if err != nil {
-		fmt.Fprintf(stderr, "yerp backup: %v\n", err)
-		return 1
-	}
-	defer st.Close()
 	start := time.Now()
-	if err := st.Backup(ctx, file); err != nil {
+	if err := sqlite.BackupFile(ctx, src, file); err != nil {
 		fmt.Fprintf(stderr, "yerp backup: %v\n", err)
 		return 1
 	}

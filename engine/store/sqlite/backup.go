@@ -15,6 +15,12 @@ import (
 // compact database file. The copy is written next to path and renamed into
 // place, so path never holds half a backup; an existing path is an error.
 func (s *Store) Backup(ctx context.Context, path string) error {
+	return BackupFile(ctx, s.path, path)
+}
+
+// BackupFile writes a consistent copy of the database file src, which
+// servers may be using, to the new file path (see Store.Backup).
+func BackupFile(ctx context.Context, src, path string) error {
 	if _, err := os.Stat(path); err == nil {
 		return fmt.Errorf("sqlite: backup: %s exists (choose a new file)", path)
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -27,7 +33,7 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 	_ = os.Remove(tmp)
 	// Its own connection: the reader pool is query_only, and the writer
 	// must stay free for the writes that go on meanwhile.
-	db, err := sql.Open("sqlite", "file:"+s.path+"?_pragma=busy_timeout(10000)")
+	db, err := sql.Open("sqlite", "file:"+src+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		return fmt.Errorf("sqlite: backup: %w", err)
 	}
