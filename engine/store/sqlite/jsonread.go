@@ -10,24 +10,11 @@ import (
 	"github.com/yerp/yerp/engine/store"
 )
 
-// parseDoc reads the JSON text SQLite's json() renders of a stored document
-// straight into the value model: objects as map[string]any, arrays as []any,
-// numbers (always integers of 10^-Scale units) as decimal.Decimal. It does the
-// work of encoding/json with UseNumber plus decodeValue in one pass, without
-// reflection: reading documents is what every list page does fifty times.
-func parseDoc(data []byte) (map[string]any, error) {
-	v, err := parseJSON(data)
-	if err != nil {
-		return nil, err
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("stored JSON: a document must be an object, not %T", v)
-	}
-	return m, nil
-}
-
-// parseJSON reads one JSON value into the value model.
+// parseJSON reads JSON text that SQLite renders (aggregation results) straight
+// into the value model: objects as map[string]any, arrays as []any, numbers
+// (always integers of 10^-Scale units) as decimal.Decimal. It does the work of
+// encoding/json with UseNumber plus decodeValue in one pass, without
+// reflection. (Stored documents are read as JSONB: jsonb.go.)
 func parseJSON(data []byte) (any, error) {
 	p := jsonParser{b: data}
 	v, err := p.value()
