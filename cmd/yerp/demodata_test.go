@@ -156,7 +156,7 @@ func TestDemoLoad(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		inbox, err := eng.Inbox(ctx, records.User{ID: u.ID, Roles: u.Roles})
+		inbox, _, err := eng.InboxPage(ctx, records.User{ID: u.ID, Roles: u.Roles}, 0)
 		if err != nil || len(inbox) == 0 {
 			t.Errorf("%s's inbox: %d approvals, %v", who, len(inbox), err)
 		}

@@ -460,15 +460,9 @@ func approvalOf(d store.Doc) Approval {
 	return a
 }
 
-// Inbox lists the open approvals waiting for one of u's roles (the current
-// step), oldest first, except u's own requests.
-func (e *Engine) Inbox(ctx context.Context, u User) ([]Approval, error) {
-	out, _, err := e.InboxPage(ctx, u, 0)
-	return out, err
-}
-
-// InboxPage is the first limit approvals of Inbox (every one when limit is
-// 0), and whether more wait after them. The open approvals are read in
+// InboxPage lists the open approvals whose current step waits for u (or one
+// of u's roles), oldest first, except u's own requests: the first limit of
+// them (every one when limit is 0), and whether more wait after them. The open approvals are read in
 // creation order from an index on (status, created_at), so a first page
 // costs about its own size however many approvals wait.
 func (e *Engine) InboxPage(ctx context.Context, u User, limit int) ([]Approval, bool, error) {

@@ -870,11 +870,11 @@ func TestApprovals(t *testing.T) {
 	if _, err := f.eng.Transition(ctx, carol, "sales_order", rec.ID(), "submit", rec.Version(), nil); !errors.Is(err, ErrApprovalPending) {
 		t.Fatalf("second submit while one is open: %v", err)
 	}
-	inbox, err := f.eng.Inbox(ctx, erin)
+	inbox, _, err := f.eng.InboxPage(ctx, erin, 0)
 	if err != nil || len(inbox) != 1 || inbox[0].ID != tk.Approval {
 		t.Fatalf("erin's inbox: %+v", inbox)
 	}
-	if inbox, _ := f.eng.Inbox(ctx, us["wu"]); len(inbox) != 0 {
+	if inbox, _, _ := f.eng.InboxPage(ctx, us["wu"], 0); len(inbox) != 0 {
 		t.Fatalf("the warehouse step is not current yet: %+v", inbox)
 	}
 	if _, err := f.eng.Decide(ctx, us["wu"], tk.Approval, Approve, ""); !errors.Is(err, ErrForbidden) {
@@ -893,7 +893,7 @@ func TestApprovals(t *testing.T) {
 		t.Fatal("the transition ran before every keeper approved")
 	}
 	inboxOf := func(u User) int {
-		in, err := f.eng.Inbox(ctx, u)
+		in, _, err := f.eng.InboxPage(ctx, u, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
