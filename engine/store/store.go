@@ -74,6 +74,15 @@ var (
 	ErrCondition = errors.New("store: condition not met")
 	// ErrInvalid: the call itself is malformed (bad name, path, value or cursor).
 	ErrInvalid = errors.New("store: invalid argument")
+	// ErrUnavailable: the database did not answer (network down, server
+	// selection timed out, file locked beyond the busy timeout, I/O error).
+	// Nothing can be said about a write that failed with it, except that a
+	// single-document write was applied entirely or not at all; the caller may
+	// try again later.
+	ErrUnavailable = errors.New("store: unavailable")
+	// ErrFull: the database has no room left (disk full, or a size limit);
+	// the write was not applied. Reads still work.
+	ErrFull = errors.New("store: storage full")
 )
 
 // DuplicateError names the unique index and key fields that refused a write.

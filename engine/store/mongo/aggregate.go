@@ -30,7 +30,8 @@ var errSumOverflow = errors.New("sum overflow")
 // groups them in Go with store.Grouper. Both paths give
 // the rows of store.Grouper: sorted by a.Sort then the group keys, and cut at
 // a.Limit.
-func (s *Store) Aggregate(ctx context.Context, coll string, a store.Aggregation) ([]store.Doc, error) {
+func (s *Store) Aggregate(ctx context.Context, coll string, a store.Aggregation) (_ []store.Doc, err error) {
+	defer classified(&err)
 	c, err := s.collection(coll)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: aggregate: %w", err)

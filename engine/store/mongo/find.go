@@ -14,7 +14,8 @@ import (
 
 // Find returns one page of matching documents in a total order, with keyset
 // pagination; see store.Store.
-func (s *Store) Find(ctx context.Context, coll string, q store.Query) (store.Page, error) {
+func (s *Store) Find(ctx context.Context, coll string, q store.Query) (_ store.Page, err error) {
+	defer classified(&err)
 	c, err := s.collection(coll)
 	if err != nil {
 		return store.Page{}, fmt.Errorf("mongo: find: %w", err)
@@ -131,7 +132,8 @@ func nextCursor(sort []store.SortKey, last bson.Raw) (string, error) {
 }
 
 // Count returns how many documents match f; see store.Store.
-func (s *Store) Count(ctx context.Context, coll string, f store.Filter) (int64, error) {
+func (s *Store) Count(ctx context.Context, coll string, f store.Filter) (_ int64, err error) {
+	defer classified(&err)
 	c, err := s.collection(coll)
 	if err != nil {
 		return 0, fmt.Errorf("mongo: count: %w", err)

@@ -23,7 +23,8 @@ import (
 // filter {_id, _v: version read}. If another writer got there first the update
 // matches nothing and the loop reads again. A missing document is created by an
 // insert, which fails on _id if another writer created it first.
-func (s *Store) Increment(ctx context.Context, coll string, inc store.Inc) (store.Doc, error) {
+func (s *Store) Increment(ctx context.Context, coll string, inc store.Inc) (_ store.Doc, err error) {
+	defer classified(&err)
 	c, err := s.collection(coll)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: increment: %w", err)

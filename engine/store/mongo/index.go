@@ -20,7 +20,8 @@ import (
 const idIndex = "_id_"
 
 // EnsureIndexes creates the indexes that do not exist yet; see store.Store.
-func (s *Store) EnsureIndexes(ctx context.Context, coll string, indexes ...store.Index) error {
+func (s *Store) EnsureIndexes(ctx context.Context, coll string, indexes ...store.Index) (err error) {
+	defer classified(&err)
 	c, err := s.collection(coll)
 	if err != nil {
 		return fmt.Errorf("mongo: ensure indexes: %w", err)

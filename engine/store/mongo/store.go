@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -49,10 +50,32 @@ func (s *Store) Batch(ctx context.Context, fn func(w store.Writer) error) error 
 	return fn(s)
 }
 
+// Timeouts the store uses unless the URI sets its own (serverSelectionTimeoutMS,
+// connectTimeoutMS, timeoutMS). The driver's defaults (30 s to select a
+// server, no limit on an operation) would hold a request for half a minute
+// while the database is unreachable; with these it fails within seconds
+// with store.ErrUnavailable and the server answers 503.
+const (
+	DefaultServerSelectionTimeout = 5 * time.Second
+	DefaultConnectTimeout         = 5 * time.Second
+	DefaultOperationTimeout       = 30 * time.Second
+)
+
 // Open connects to the MongoDB deployment at uri, checks that it answers, and
-// returns a Store on database.
+// returns a Store on database. The timeouts of the URI apply; those it does
+// not set are the Default... ones above.
 func Open(ctx context.Context, uri, database string) (*Store, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	opts := options.Client().ApplyURI(uri)
+	if opts.ServerSelectionTimeout == nil {
+		opts.SetServerSelectionTimeout(DefaultServerSelectionTimeout)
+	}
+	if opts.ConnectTimeout == nil {
+		opts.SetConnectTimeout(DefaultConnectTimeout)
+	}
+	if opts.Timeout == nil {
+		opts.SetTimeout(DefaultOperationTimeout)
+	}
+	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: connect: %w", err)
 	}
@@ -83,7 +106,8 @@ func open(ctx context.Context, client *mongo.Client, database string) (*Store, e
 }
 
 // Ping checks that the primary answers.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer classified(&err)
 	if err := s.client.Ping(ctx, readpref.Primary()); err != nil {
 		return fmt.Errorf("mongo: ping: %w", err)
 	}
@@ -107,7 +131,8 @@ func (s *Store) collection(name string) (*mongo.Collection, error) {
 }
 
 // Insert stores a new document; see store.Store.
-func (s *Store) Insert(ctx context.Context, coll string, doc store.Doc) (store.Doc, error) {
+func (s *Store) Insert(ctx context.Context, coll string, doc store.Doc) (_ store.Doc, err error) {
+	defer classified(&err)
 	c, err := s.collection(coll)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: insert: %w", err)
@@ -128,7 +153,8 @@ func (s *Store) Insert(ctx context.Context, coll string, doc store.Doc) (store.D
 
 // InsertMany stores documents in order, stopping at the first failure; see
 // store.Store.
-func (s *Store) InsertMany(ctx context.Context, coll string, docs []store.Doc) (int, error) {
+func (s *Store) InsertMany(ctx context.Context, coll string, docs []store.Doc) (_ int, err error) {
+	defer classified(&err)
 	c, err := s.collection(coll)
 	if err != nil {
 		return 0, fmt.Errorf("mongo: insert many: %w", err)
@@ -170,7 +196,8 @@ func (s *Store) InsertMany(ctx context.Context, coll string, docs []store.Doc) (
 }
 
 // Get returns the document with the given id; see store.Store.
-func (s *Store) Get(ctx context.Context, coll, id string) (store.Doc, error) {
+func (s *Store) Get(ctx context.Context, coll, id string) (_ store.Doc, err error) {
+	defer classified(&err)
 	c, err := s.collection(coll)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: get: %w", err)
@@ -212,7 +239,8 @@ func (s *Store) missedWrite(ctx context.Context, c *mongo.Collection, id string,
 
 // Replace overwrites a document if its stored version is doc[_v]; see
 // store.Store.
-func (s *Store) Replace(ctx context.Context, coll string, doc store.Doc) (store.Doc, error) {
+func (s *Store) Replace(ctx context.Context, coll string, doc store.Doc) (_ store.Doc, err error) {
+	defer classified(&err)
 	c, err := s.collection(coll)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: replace: %w", err)
@@ -242,7 +270,8 @@ func (s *Store) Replace(ctx context.Context, coll string, doc store.Doc) (store.
 }
 
 // Delete removes a document if its stored version is version; see store.Store.
-func (s *Store) Delete(ctx context.Context, coll, id string, version int64) error {
+func (s *Store) Delete(ctx context.Context, coll, id string, version int64) (err error) {
+	defer classified(&err)
 	c, err := s.collection(coll)
 	if err != nil {
 		return fmt.Errorf("mongo: delete: %w", err)

@@ -13,15 +13,19 @@ import (
 // Aggregate implements store.Store: the match, the grouping and every
 // accumulator run in SQL; the few result rows are ordered and cut in Go with the
 // same order as the other backend (store.SortRows).
-func (s *Store) Aggregate(ctx context.Context, coll string, a store.Aggregation) ([]store.Doc, error) {
+func (s *Store) Aggregate(ctx context.Context, coll string, a store.Aggregation) (_ []store.Doc, err error) {
+	defer classified(&err)
 	if err := store.CheckCollection(coll); err != nil {
 		return nil, err
 	}
-	a, err := store.CheckAggregation(a)
+	a, err = store.CheckAggregation(a)
 	if err != nil {
 		return nil, err
 	}
-	ci := s.info(coll)
+	ci, err := s.lookup(ctx, coll)
+	if err != nil {
+		return nil, err
+	}
 	if ci == nil {
 		return []store.Doc{}, nil
 	}

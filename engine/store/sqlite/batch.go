@@ -10,12 +10,13 @@ import (
 
 // Batch implements store.Store: fn's writes are one transaction on the
 // writer connection, so they cost one commit.
-func (s *Store) Batch(ctx context.Context, fn func(w store.Writer) error) error {
+func (s *Store) Batch(ctx context.Context, fn func(w store.Writer) error) (err error) {
+	defer classified(&err)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.writer.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return err
 	}
 	b := &batch{s: s, tx: tx, colls: map[string]*collInfo{}}
 	err = fn(b)

@@ -60,8 +60,10 @@ func (s *Store) EnsureIndexes(ctx context.Context, coll string, indexes ...store
 	// Readers hold the catalog entry without a lock: publish a new one.
 	s.mu.Lock()
 	next := newCollInfo()
-	for _, ix := range s.colls[coll].indexes {
-		next.add(coll, ix)
+	if ci := s.colls[coll]; ci != nil { // nil if a catalog reload raced the commit
+		for _, ix := range ci.indexes {
+			next.add(coll, ix)
+		}
 	}
 	for _, ix := range added {
 		next.add(coll, ix)

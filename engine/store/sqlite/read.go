@@ -13,18 +13,21 @@ import (
 )
 
 // Get implements store.Store.
-func (s *Store) Get(ctx context.Context, coll, id string) (store.Doc, error) {
+func (s *Store) Get(ctx context.Context, coll, id string) (_ store.Doc, err error) {
+	defer classified(&err)
 	if err := store.CheckCollection(coll); err != nil {
 		return nil, err
 	}
-	if s.info(coll) == nil {
+	if ci, err := s.lookup(ctx, coll); err != nil {
+		return nil, err
+	} else if ci == nil {
 		return nil, fmt.Errorf("sqlite: get %s/%s: %w", coll, id, store.ErrNotFound)
 	}
 	var (
 		v    int64
 		data string
 	)
-	err := s.queryRow(ctx, `SELECT v, doc FROM `+table(coll)+` WHERE id = ?`, id).Scan(&v, &data)
+	err = s.queryRow(ctx, `SELECT v, doc FROM `+table(coll)+` WHERE id = ?`, id).Scan(&v, &data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: get %s/%s: %w", coll, id, store.ErrNotFound)
 	}
@@ -205,11 +208,12 @@ type branch struct {
 }
 
 // Find implements store.Store.
-func (s *Store) Find(ctx context.Context, coll string, q store.Query) (store.Page, error) {
+func (s *Store) Find(ctx context.Context, coll string, q store.Query) (_ store.Page, err error) {
+	defer classified(&err)
 	if err := store.CheckCollection(coll); err != nil {
 		return store.Page{}, err
 	}
-	q, err := store.CheckQuery(q)
+	q, err = store.CheckQuery(q)
 	if err != nil {
 		return store.Page{}, err
 	}
@@ -225,7 +229,10 @@ func (s *Store) Find(ctx context.Context, coll string, q store.Query) (store.Pag
 		}
 		cur = &c
 	}
-	ci := s.info(coll)
+	ci, err := s.lookup(ctx, coll)
+	if err != nil {
+		return store.Page{}, err
+	}
 	if ci == nil {
 		return store.Page{}, nil
 	}
@@ -311,15 +318,19 @@ func project(d store.Doc, fields []string) store.Doc {
 }
 
 // Count implements store.Store.
-func (s *Store) Count(ctx context.Context, coll string, f store.Filter) (int64, error) {
+func (s *Store) Count(ctx context.Context, coll string, f store.Filter) (_ int64, err error) {
+	defer classified(&err)
 	if err := store.CheckCollection(coll); err != nil {
 		return 0, err
 	}
-	f, err := store.CheckFilter(f, false)
+	f, err = store.CheckFilter(f, false)
 	if err != nil {
 		return 0, err
 	}
-	ci := s.info(coll)
+	ci, err := s.lookup(ctx, coll)
+	if err != nil {
+		return 0, err
+	}
 	if ci == nil {
 		return 0, nil
 	}
@@ -340,7 +351,10 @@ func (s *Store) Explain(ctx context.Context, coll string, q store.Query) (string
 	if err != nil {
 		return "", err
 	}
-	ci := s.info(coll)
+	ci, err := s.lookup(ctx, coll)
+	if err != nil {
+		return "", err
+	}
 	if ci == nil {
 		return "", fmt.Errorf("sqlite: explain %s: %w", coll, store.ErrNotFound)
 	}

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -53,6 +54,12 @@ type Store struct {
 
 	mu    sync.RWMutex
 	colls map[string]*collInfo
+	// schemaV is the database's schema_version when colls was read. Another
+	// process over the same file (several yerp serve) may create collections
+	// and indexes; every write transaction and every read of a collection
+	// not known here compares it with the file's and reloads the catalog
+	// when they differ.
+	schemaV atomic.Int64
 }
 
 // collInfo is what the store knows of a collection: its declared indexes. It
@@ -79,7 +86,11 @@ func Open(path string) (*Store, error) {
 		}
 		return "file:" + path + "?" + q.Encode()
 	}
-	w, err := sql.Open("sqlite", dsn(""))
+	// Write transactions take the write lock when they begin (BEGIN
+	// IMMEDIATE): one that read first and then wrote would fail at once with
+	// SQLITE_BUSY when another process had written meanwhile; waiting for the
+	// lock at the start lets the busy timeout do its work.
+	w, err := sql.Open("sqlite", dsn("")+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -129,13 +140,64 @@ func (s *Store) init(ctx context.Context) error {
 	if _, err := s.writer.ExecContext(ctx, metaDDL); err != nil {
 		return fmt.Errorf("sqlite: create catalog: %w", err)
 	}
-	return s.loadCatalog(ctx)
+	return s.loadCatalog(ctx, s.writer)
+}
+
+// querier is a connection pool or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// refreshCatalog reloads the catalog through q when the database's schema
+// changed since it was read (another process created a collection or an
+// index).
+func (s *Store) refreshCatalog(ctx context.Context, q querier) error {
+	var v int64
+	if err := q.QueryRowContext(ctx, `PRAGMA schema_version`).Scan(&v); err != nil {
+		return fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	if v == s.schemaV.Load() {
+		return nil
+	}
+	return s.loadCatalog(ctx, q)
+}
+
+// lookup returns what is known of coll, first reloading the catalog if coll
+// is unknown and the schema changed: another process may have created it.
+// It is nil if the collection does not exist.
+func (s *Store) lookup(ctx context.Context, coll string) (*collInfo, error) {
+	if ci := s.info(coll); ci != nil {
+		return ci, nil
+	}
+	if err := s.refreshCatalog(ctx, s.reader); err != nil {
+		return nil, err
+	}
+	return s.info(coll), nil
+}
+
+// begin starts a write transaction, holding the database's write lock, over
+// an up-to-date catalog.
+func (s *Store) begin(ctx context.Context) (*sql.Tx, error) {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := s.refreshCatalog(ctx, tx); err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
 }
 
 // loadCatalog reads the collections and indexes from the database into memory.
-func (s *Store) loadCatalog(ctx context.Context) error {
+func (s *Store) loadCatalog(ctx context.Context, q querier) error {
+	var version int64
+	if err := q.QueryRowContext(ctx, `PRAGMA schema_version`).Scan(&version); err != nil {
+		return fmt.Errorf("sqlite: read schema version: %w", err)
+	}
 	colls := map[string]*collInfo{}
-	rows, err := s.writer.QueryContext(ctx, `SELECT name FROM _yerp_collections`)
+	rows, err := q.QueryContext(ctx, `SELECT name FROM _yerp_collections`)
 	if err != nil {
 		return fmt.Errorf("sqlite: read catalog: %w", err)
 	}
@@ -148,7 +210,7 @@ func (s *Store) loadCatalog(ctx context.Context) error {
 		colls[name] = newCollInfo()
 	}
 	rows.Close()
-	rows, err = s.writer.QueryContext(ctx, `SELECT coll, spec FROM _yerp_indexes`)
+	rows, err = q.QueryContext(ctx, `SELECT coll, spec FROM _yerp_indexes`)
 	if err != nil {
 		return fmt.Errorf("sqlite: read catalog: %w", err)
 	}
@@ -174,6 +236,7 @@ func (s *Store) loadCatalog(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.colls = colls
+	s.schemaV.Store(version)
 	s.mu.Unlock()
 	return nil
 }
@@ -225,12 +288,13 @@ func (s *Store) ensureCollection(ctx context.Context, tx *sql.Tx, coll string) (
 // write runs fn in a transaction on the writer connection, for the collection
 // coll (created first if needed), and commits it. A new collection becomes
 // known to readers only after the commit, so a failed write leaves no trace.
-func (s *Store) write(ctx context.Context, coll string, fn func(tx *sql.Tx, ci *collInfo) error) error {
+func (s *Store) write(ctx context.Context, coll string, fn func(tx *sql.Tx, ci *collInfo) error) (err error) {
+	defer classified(&err)
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	tx, err := s.writer.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return err
 	}
 	ci, created, err := s.ensureCollection(ctx, tx, coll)
 	if err == nil {
@@ -276,9 +340,10 @@ func uniqueViolation(coll string, ci *collInfo, err error) error {
 }
 
 // Ping checks that the database file can be read.
-func (s *Store) Ping(ctx context.Context) error {
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer classified(&err)
 	var n int
-	err := s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM _yerp_collections LIMIT 1)`).Scan(&n)
+	err = s.queryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM _yerp_collections LIMIT 1)`).Scan(&n)
 	if err != nil {
 		return fmt.Errorf("sqlite: ping %s: %w", s.path, err)
 	}

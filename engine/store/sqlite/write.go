@@ -78,7 +78,7 @@ func (s *Store) insertTx(ctx context.Context, tx *sql.Tx, coll string, ci *collI
 		// The INSERT is the document's only statement, and a statement that
 		// fails undoes itself without ending the transaction (SQLite aborts
 		// the statement): no savepoint, and no rid to return.
-		if _, err := s.txExec(ctx, tx, `INSERT INTO `+table(coll)+`(id, v, doc) VALUES (?, 1, jsonb(?))`, d.ID(), string(data)); err != nil {
+		if _, err := s.txExec(ctx, tx, `INSERT INTO `+table(coll)+`(id, v, doc) VALUES (?, ?, jsonb(?))`, d.ID(), d.Version(), string(data)); err != nil {
 			return wrapWrite("insert into", coll, ci, err)
 		}
 		return nil
@@ -94,7 +94,7 @@ func (s *Store) insertTx(ctx context.Context, tx *sql.Tx, coll string, ci *collI
 		}
 	}
 	var rid int64
-	err = s.txQueryRow(ctx, tx, `INSERT INTO `+table(coll)+`(id, v, doc) VALUES (?, 1, jsonb(?)) RETURNING rid`, d.ID(), string(data)).Scan(&rid)
+	err = s.txQueryRow(ctx, tx, `INSERT INTO `+table(coll)+`(id, v, doc) VALUES (?, ?, jsonb(?)) RETURNING rid`, d.ID(), d.Version(), string(data)).Scan(&rid)
 	if err != nil {
 		return fail(wrapWrite("insert into", coll, ci, err))
 	}
@@ -160,7 +160,9 @@ func (s *Store) Replace(ctx context.Context, coll string, doc store.Doc) (store.
 	if err != nil {
 		return nil, err
 	}
-	if s.info(coll) == nil {
+	if ci, err := s.lookup(ctx, coll); err != nil {
+		return nil, err
+	} else if ci == nil {
 		return nil, fmt.Errorf("sqlite: replace %s/%s: %w", coll, id, store.ErrNotFound)
 	}
 	err = s.write(ctx, coll, func(tx *sql.Tx, ci *collInfo) error {
@@ -202,7 +204,9 @@ func (s *Store) missOrConflict(ctx context.Context, tx *sql.Tx, coll, id string)
 
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, coll, id string, version int64) error {
-	if s.info(coll) == nil {
+	if ci, err := s.lookup(ctx, coll); err != nil {
+		return err
+	} else if ci == nil {
 		return fmt.Errorf("sqlite: delete %s/%s: %w", coll, id, store.ErrNotFound)
 	}
 	return s.write(ctx, coll, func(tx *sql.Tx, ci *collInfo) error {
