@@ -39,6 +39,11 @@ func (s *Service) publish(ctx context.Context, files map[string]string, opt Opti
 	if err != nil {
 		return nil, err
 	}
+	// The plan compares with the model now active, which another process
+	// may have published since this one last refreshed.
+	if _, err := s.load(ctx); err != nil {
+		return nil, err
+	}
 	active, av, err := s.active(ctx)
 	if err != nil {
 		return nil, err
@@ -99,10 +104,9 @@ func (s *Service) publish(ctx context.Context, files map[string]string, opt Opti
 		return plan, err
 	}
 	active[name] = n + 1
-	if err := s.setActive(ctx, active, av); err != nil {
+	if err := s.setActive(ctx, active, av, next); err != nil {
 		return nil, fmt.Errorf("packages: activate %s %s: %w", name, version, err)
 	}
-	s.model.Store(next)
 	return plan, nil
 }
 
@@ -387,6 +391,9 @@ type UninstallReport struct {
 func (s *Service) Uninstall(ctx context.Context, name string, force bool, opt Options) (*UninstallReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, err := s.load(ctx); err != nil {
+		return nil, err
+	}
 	model := s.Model()
 	pkg := model.Packages[name]
 	if pkg == nil {
@@ -442,10 +449,9 @@ func (s *Service) Uninstall(ctx context.Context, name string, force bool, opt Op
 	}
 	rep.Archived = total > 0
 	delete(active, name)
-	if err := s.setActive(ctx, active, av); err != nil {
+	if err := s.setActive(ctx, active, av, next); err != nil {
 		return rep, fmt.Errorf("packages: uninstall %s: %w", name, err)
 	}
-	s.model.Store(next)
 	return rep, nil
 }
 

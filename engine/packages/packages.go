@@ -64,6 +64,10 @@ type Service struct {
 	catalog fs.FS
 	mu      sync.Mutex // one change at a time in this process
 	model   atomic.Pointer[template.Model]
+	// activeV is the version of the active-set document the model was built
+	// from; Refresh compares it with the store's to see another process's
+	// publish.
+	activeV atomic.Int64
 	pinned  sync.Map // "pkg@version" → *template.Model, see ModelAt
 }
 
@@ -86,19 +90,55 @@ func New(ctx context.Context, st store.Store, catalog fs.FS) (*Service, error) {
 		store.Index{Name: "package_n", Keys: []store.SortKey{store.Asc("package"), store.Asc("n")}, Unique: true}); err != nil {
 		return nil, fmt.Errorf("packages: %w", err)
 	}
-	active, _, err := s.active(ctx)
-	if err != nil {
+	if _, err := s.load(ctx); err != nil {
 		return nil, err
+	}
+	return s, nil
+}
+
+// Refresh loads the active set from the store and, when another process has
+// published, rolled back, installed or uninstalled since this one last
+// looked, builds and swaps in the new model. It reports whether the model
+// changed. Several server processes over one store call it every second, so
+// a publish on one is served by all within that time; it costs one read by
+// id when nothing changed.
+func (s *Service) Refresh(ctx context.Context) (bool, error) {
+	doc, err := s.st.Get(ctx, activeColl, activeID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		if s.activeV.Load() == 0 {
+			return false, nil
+		}
+	case err != nil:
+		return false, fmt.Errorf("packages: refresh: %w", err)
+	case doc.Version() == s.activeV.Load():
+		return false, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.load(ctx)
+}
+
+// load builds the model of the store's active set and swaps it in unless it
+// is the one already loaded; the caller holds mu (or is New).
+func (s *Service) load(ctx context.Context) (bool, error) {
+	active, av, err := s.active(ctx)
+	if err != nil {
+		return false, err
+	}
+	if av == s.activeV.Load() && s.model.Load() != nil {
+		return false, nil
 	}
 	model, ds, err := s.build(ctx, active, "", nil)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
 	if model == nil {
-		return nil, &CheckError{ds}
+		return false, &CheckError{ds}
 	}
 	s.model.Store(model)
-	return s, nil
+	s.activeV.Store(av)
+	return true, nil
 }
 
 // Model returns the active model. It never changes; a publish swaps in another.
@@ -124,23 +164,31 @@ func (s *Service) active(ctx context.Context) (map[string]int64, int64, error) {
 	return out, doc.Version(), nil
 }
 
-// setActive replaces the active set if it is still at version v (0: none yet).
-func (s *Service) setActive(ctx context.Context, set map[string]int64, v int64) error {
+// setActive replaces the active set if it is still at version v (0: none yet)
+// and makes next the model of this process.
+func (s *Service) setActive(ctx context.Context, set map[string]int64, v int64, next *template.Model) error {
 	pk := map[string]any{}
 	for name, n := range set {
 		pk[name] = n
 	}
 	doc := store.Doc{store.IDField: activeID, "packages": pk, "changed_at": time.Now()}
+	var saved store.Doc
+	var err error
 	if v == 0 {
-		_, err := s.st.Insert(ctx, activeColl, doc)
+		saved, err = s.st.Insert(ctx, activeColl, doc)
 		if errors.Is(err, store.ErrDuplicate) {
 			return fmt.Errorf("packages: another change was published meanwhile: %w", store.ErrConflict)
 		}
+	} else {
+		doc[store.VersionField] = v
+		saved, err = s.st.Replace(ctx, activeColl, doc)
+	}
+	if err != nil {
 		return err
 	}
-	doc[store.VersionField] = v
-	_, err := s.st.Replace(ctx, activeColl, doc)
-	return err
+	s.model.Store(next)
+	s.activeV.Store(saved.Version())
+	return nil
 }
 
 // version reads one published version.
