@@ -177,3 +177,14 @@ func Sum(xs ...Decimal) Decimal {
 	}
 	return s
 }
+
+// Size is about the length of d in plain notation, without its sign and
+// point: its significant digits plus the zeros its exponent adds (1e3 →
+// 1000, 1e-3 → 0.001). It costs no text, so it bounds numbers cheaply.
+func (d Decimal) Size() int {
+	n, e := d.d.NumDigits(), int(d.d.Exponent())
+	if e >= 0 {
+		return n + e
+	}
+	return max(n, 1-e)
+}

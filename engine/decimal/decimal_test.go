@@ -104,3 +104,11 @@ func TestCompare(t *testing.T) {
 		t.Fatal("Int64 of 42.5 reported an integer")
 	}
 }
+
+func TestSize(t *testing.T) {
+	for s, want := range map[string]int{"0": 1, "7": 1, "-12.345": 5, "1000": 4, "0.001": 4, "123456789012345678901234567890": 30} {
+		if got := MustParse(s).Size(); got != want {
+			t.Errorf("Size(%s) = %d, want %d", s, got, want)
+		}
+	}
+}

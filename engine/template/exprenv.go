@@ -3,6 +3,7 @@ package template
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -250,7 +251,7 @@ func buildExprOptions() []expr.Option {
 		for _, s := range sigs(tDecimal) {
 			name := fmt.Sprintf("__dec%d%s", n, s.suffix)
 			conv, fn := s.conv, fn
-			opts = append(opts, expr.Function(name, func(p ...any) (any, error) { a, b := conv(p); return fn(a, b) }, s.typ))
+			opts = append(opts, expr.Function(name, func(p ...any) (any, error) { a, b := conv(p); return boundedNumber(fn(a, b)) }, s.typ))
 			names = append(names, name)
 		}
 		opts = append(opts, expr.Operator(op, names...))
@@ -267,6 +268,7 @@ func buildExprOptions() []expr.Option {
 		opts = append(opts, expr.Operator(op, names...))
 		n++
 	}
+	opts = append(opts, boundedText()...)
 	opts = append(opts,
 		expr.Function("__decsum", decSum, new(func(any) decimal.Decimal)),
 		expr.Function("round", func(p ...any) (any, error) { return p[0].(decimal.Decimal).Round(p[1].(int)), nil },
@@ -386,4 +388,81 @@ func (sumPatch) Visit(n *ast.Node) {
 		arg = &ast.BuiltinNode{Name: "map", Arguments: b.Arguments}
 	}
 	ast.Patch(n, &ast.CallNode{Callee: &ast.IdentifierNode{Value: "__decsum"}, Arguments: []ast.Node{arg}})
+}
+
+// Bounds on what one evaluation may build. expr's memory budget counts the
+// elements of lists and ranges (at most 1,000,000) and the output of
+// repeat, but not text joined with +, replace or join, nor the digits of
+// exact decimals, so a let chain that doubles a text or squares a number
+// at each step would grow exponentially. Past these bounds the evaluation
+// fails with an error instead.
+const (
+	// MaxExprText is the longest text, in bytes, that +, replace and join
+	// may build in an expression.
+	MaxExprText = 1 << 20
+	// MaxExprDigits is the longest decimal, in characters, that arithmetic
+	// in an expression may produce.
+	MaxExprDigits = 1000
+)
+
+// boundedNumber refuses a decimal result longer than MaxExprDigits.
+func boundedNumber(v any, err error) (any, error) {
+	if d, ok := v.(decimal.Decimal); ok && err == nil && d.Size() > MaxExprDigits {
+		return nil, fmt.Errorf("the number has more than %d digits", MaxExprDigits)
+	}
+	return v, err
+}
+
+func errTextTooLong() error {
+	return fmt.Errorf("the text would be longer than %d bytes", MaxExprText)
+}
+
+// boundedText is text + and the built-ins replace and join with the bound
+// MaxExprText.
+func boundedText() []expr.Option {
+	return []expr.Option{
+		expr.Function("__textcat", func(p ...any) (any, error) {
+			a, b := p[0].(string), p[1].(string)
+			if len(a)+len(b) > MaxExprText {
+				return nil, errTextTooLong()
+			}
+			return a + b, nil
+		}, new(func(string, string) string)),
+		expr.Operator("+", "__textcat"),
+		expr.DisableBuiltin("replace"),
+		expr.Function("replace", func(p ...any) (any, error) {
+			s, old, nw := p[0].(string), p[1].(string), p[2].(string)
+			if n := strings.Count(s, old); len(s)+n*(len(nw)-len(old)) > MaxExprText {
+				return nil, errTextTooLong()
+			}
+			return strings.ReplaceAll(s, old, nw), nil
+		}, new(func(string, string, string) string)),
+		expr.DisableBuiltin("join"),
+		expr.Function("join", func(p ...any) (any, error) {
+			sep := ""
+			if len(p) > 1 {
+				sep = p[1].(string)
+			}
+			var parts []string
+			switch list := p[0].(type) {
+			case []string:
+				parts = list
+			case []any:
+				for _, v := range list {
+					s, ok := v.(string)
+					if !ok {
+						return nil, fmt.Errorf("join: %T is not text", v)
+					}
+					parts = append(parts, s)
+				}
+			}
+			size := len(sep) * max(len(parts)-1, 0)
+			for _, s := range parts {
+				if size += len(s); size > MaxExprText {
+					return nil, errTextTooLong()
+				}
+			}
+			return strings.Join(parts, sep), nil
+		}, new(func([]string, string) string), new(func([]any, string) string), new(func([]string) string), new(func([]any) string)),
+	}
 }

@@ -74,6 +74,7 @@ func (ec *entityCheck) prints() {
 		if paper == "" {
 			paper = "A4"
 		}
+		ec.dryRunLayout(p.Key.V, file, p.Val.Template.V, string(data), paper)
 		ec.m.Layouts[p.Key.V] = &Layout{Name: p.Key.V, Label: p.Val.Label, Paper: paper, File: p.Val.Template.V, Source: string(data), tmpl: tmpl}
 	}
 }
