@@ -87,10 +87,16 @@ func readCSV(data []byte) (*sheet, error) {
 	return split(all), nil
 }
 
+// MaxXLSXUnzipped bounds what an XLSX file may unpack to, all its parts
+// together: excelize's own bound is 16 GB (written to temporary files), so
+// a few megabytes of zip bomb could fill the disk. An honest workbook that
+// fits the upload limit unpacks to far less.
+const MaxXLSXUnzipped = 200 << 20
+
 // readXLSX reads the named sheet, or the first, with raw cell values (numbers
 // as stored, dates as serial numbers: formatting is the reader's business).
 func readXLSX(data []byte, name string) (*sheet, error) {
-	f, err := excelize.OpenReader(bytes.NewReader(data))
+	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: MaxXLSXUnzipped, UnzipXMLSizeLimit: 16 << 20})
 	if err != nil {
 		return nil, badFile(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/yerp/yerp/engine/store"
 	"github.com/yerp/yerp/engine/template"
@@ -146,7 +148,17 @@ func (e *Engine) Delegate(ctx context.Context, u User, id string, d Decision, ot
 	return e.decide(ctx, u, id, d, comment, other)
 }
 
+// MaxCommentLength is the longest comment of an approval decision, in
+// characters.
+const MaxCommentLength = 2000
+
 func (e *Engine) decide(ctx context.Context, u User, id string, d Decision, comment, other string) (Approval, error) {
+	switch {
+	case !utf8.ValidString(comment) || strings.ContainsRune(comment, 0):
+		return Approval{}, &ValidationError{Errors: []FieldError{{Path: "comment", Code: "not_text"}}}
+	case utf8.RuneCountInString(comment) > MaxCommentLength:
+		return Approval{}, &ValidationError{Errors: []FieldError{{Path: "comment", Code: "max_length", Params: map[string]any{"max": MaxCommentLength}}}}
+	}
 	doc, err := e.st.Get(ctx, approvalsColl, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Approval{}, fmt.Errorf("%w: approval %s", ErrNotFound, id)

@@ -14,6 +14,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/yerp/yerp/engine/store"
 	"github.com/yerp/yerp/engine/template"
@@ -60,6 +61,9 @@ func (e *Engine) Upload(ctx context.Context, u User, entity, field, name string,
 		return FileInfo{}, err
 	} else if fa.readonly[field] && !e.mayUpdate(ent, u) {
 		return FileInfo{}, forbidden("attach files to", entity)
+	}
+	if !plainFileName(name) {
+		return FileInfo{}, &ValidationError{Errors: []FieldError{{Path: field, Code: "file_name"}}}
 	}
 	limit := int64(DefaultMaxFile)
 	if f.MaxSize != nil {
@@ -147,6 +151,23 @@ func accepted(f *template.FieldDecl, ctype string) bool {
 		}
 		return a.V == ctype
 	})
+}
+
+// MaxFileNameLength is the longest name of an uploaded file, in characters.
+const MaxFileNameLength = 255
+
+// plainFileName reports whether name is a file name a client may give an
+// upload: valid UTF-8, at most MaxFileNameLength characters, no path (no /
+// or \, not . or ..) and no control characters (NUL included). A name that
+// tries to climb out of a folder is refused, not silently cut to its base:
+// files live in the store, never on disk, but a name is shown and offered
+// back as a download name, and it should be what the client meant. An empty
+// name is allowed (the file is called "file").
+func plainFileName(name string) bool {
+	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxFileNameLength || name == "." || name == ".." {
+		return false
+	}
+	return !strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '/' || r == '\\' })
 }
 
 // cleanName keeps the base name of an uploaded file, without path or controls.

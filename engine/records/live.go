@@ -75,6 +75,9 @@ func (e *Engine) Preview(ctx context.Context, u User, entity, id string, version
 			return Preview{}, err
 		}
 	} else {
+		if err := usableBy(ent, u); err != nil {
+			return Preview{}, err
+		}
 		if before, err = e.get(ctx, entity, id); err != nil {
 			return Preview{}, err
 		}

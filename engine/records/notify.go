@@ -1,13 +1,10 @@
 package records
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"time"
 
 	"github.com/yerp/yerp/engine/store"
 	"github.com/yerp/yerp/engine/template"
@@ -15,12 +12,10 @@ import (
 
 // Notifications are written in the transition's posting, so they exist only
 // if the transition does; webhooks go to an outbox in the same posting and are
-// delivered after it, with retries.
+// delivered after it, with retries (outbox.go).
 const (
 	notificationsColl = "sys_notifications"
 	outboxColl        = "sys_outbox"
-	// maxAttempts is how often a webhook is tried before it is marked failed.
-	maxAttempts = 8
 )
 
 // Notification is an in-app message to one user.
@@ -81,13 +76,17 @@ func (ev *evaluator) notifyWrites(eff template.EffectDecl, place string, rec Rec
 		out = append(out, ev.notification(user, "notify", b.Message.Text, rec))
 	}
 	if b.Webhook.V != "" {
-		payload, err := json.Marshal(map[string]any{"entity": ev.ent.Name, "record": rec.ID(), "number": rec[fNumber],
+		// The delivery id lets the receiver drop a repeat: a webhook whose
+		// sender died mid-send is sent again (outbox.go).
+		id := store.NewID()
+		payload, err := json.Marshal(map[string]any{"delivery": id, "entity": ev.ent.Name, "record": rec.ID(), "number": rec[fNumber],
 			"state": rec[fState], "message": b.Message.Text, "at": ev.e.stamp()})
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, write{Op: "insert", Coll: outboxColl, ID: store.NewID(), Doc: map[string]any{
-			"url": b.Webhook.V, "payload": string(payload), "status": "pending", "attempts": 0, "next_at": ev.e.stamp(),
+		out = append(out, write{Op: "insert", Coll: outboxColl, ID: id, Doc: map[string]any{
+			"url": b.Webhook.V, "payload": string(payload), "entity": ev.ent.Name, "record": rec.ID(),
+			"status": outboxPending, "attempts": 0, "next_at": ev.e.stamp(), "created_at": ev.e.stamp(),
 		}})
 	}
 	return out, nil
@@ -161,62 +160,6 @@ func (e *Engine) MarkRead(ctx context.Context, u User, id string) error {
 		return fmt.Errorf("records: notification: %w", err)
 	}
 	return nil
-}
-
-// DeliverWebhooks sends the webhooks that are due: each is claimed with a
-// version-guarded write (so two processes do not send it twice), POSTed as
-// JSON, and marked delivered on a 2xx answer; otherwise it is tried again
-// later, after 2^attempts seconds, up to maxAttempts times.
-func (e *Engine) DeliverWebhooks(ctx context.Context, client *http.Client) (delivered int, err error) {
-	now := e.now()
-	page, err := e.st.Find(ctx, outboxColl, store.Query{Filter: store.And(store.Eq("status", "pending"), store.Lte("next_at", now.UTC().Format(template.DateTimeLayout))), Limit: 50})
-	if err != nil {
-		return 0, fmt.Errorf("records: outbox: %w", err)
-	}
-	for _, d := range page.Docs {
-		d["status"] = "sending"
-		claimed, err := e.st.Replace(ctx, outboxColl, d)
-		if err != nil {
-			continue // another process has it
-		}
-		url, _ := claimed["url"].(string)
-		payload, _ := claimed["payload"].(string)
-		ok := post(ctx, client, url, payload)
-		attempts, _ := toDecimal(claimed["attempts"])
-		n, _ := attempts.Int64()
-		n++
-		claimed["attempts"] = n
-		switch {
-		case ok:
-			claimed["status"] = "delivered"
-			delivered++
-		case n >= maxAttempts:
-			claimed["status"] = "failed"
-		default:
-			claimed["status"] = "pending"
-			claimed["next_at"] = now.Add(time.Duration(1<<n) * time.Second).UTC().Format(template.DateTimeLayout)
-		}
-		if _, err := e.st.Replace(ctx, outboxColl, claimed); err != nil {
-			return delivered, fmt.Errorf("records: outbox: %w", err)
-		}
-	}
-	return delivered, nil
-}
-
-func post(ctx context.Context, client *http.Client, url, payload string) bool {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader([]byte(payload)))
-	if err != nil {
-		return false
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode >= 200 && resp.StatusCode < 300
 }
 
 // Assignment is an open record handed over to a user (转交): it is still theirs

@@ -66,6 +66,9 @@ func (e *Engine) post(ctx context.Context, writes []write) error {
 	if err != nil {
 		return err
 	}
+	if doc, err = e.awaitFence(ctx, doc); err != nil { // fence.go
+		return err
+	}
 	return e.run(ctx, doc, writes, true)
 }
 
@@ -256,6 +259,9 @@ func (e *Engine) Recover(ctx context.Context, age time.Duration) (int, error) {
 // recoverOne claims the pending posting d and runs it; false when another
 // process claimed it first.
 func (e *Engine) recoverOne(ctx context.Context, d store.Doc) (bool, error) {
+	if up, err := e.fenced(ctx); err != nil || up {
+		return false, err // a backup is copying: after it (fence.go)
+	}
 	d["lease"] = e.leaseUntil()
 	claimed, err := e.st.Replace(ctx, postingsColl, d)
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
@@ -265,6 +271,16 @@ func (e *Engine) recoverOne(ctx context.Context, d store.Doc) (bool, error) {
 		return false, fmt.Errorf("records: recover: %w", err)
 	}
 	steps, err := e.st.Get(ctx, postingStepsColl, d.ID())
+	if errors.Is(err, store.ErrNotFound) {
+		// The steps are stored before the status, so nothing of this posting
+		// was applied: only a copy of a store taken between the two writes
+		// holds one (fence.go).
+		claimed["status"] = postingRolledBack
+		if _, err := e.st.Replace(ctx, postingsColl, claimed); err != nil {
+			return false, fmt.Errorf("records: recover posting %s: %w", d.ID(), err)
+		}
+		return true, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("records: recover posting %s: %w", d.ID(), err)
 	}

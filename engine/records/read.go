@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/yerp/yerp/engine/store"
+	"github.com/yerp/yerp/engine/template"
 )
 
 // Get returns a record the user may read, without the fields it may not see.
@@ -25,6 +26,9 @@ func (e *Engine) readable(ctx context.Context, u User, entity, id string) (Recor
 	if err != nil {
 		return nil, fieldAccess{}, err
 	}
+	if err := usableBy(ent, u); err != nil {
+		return nil, fieldAccess{}, err
+	}
 	rec, err := e.get(ctx, entity, id)
 	if err != nil {
 		return nil, fieldAccess{}, err
@@ -39,6 +43,17 @@ func (e *Engine) readable(ctx context.Context, u User, entity, id string) (Recor
 	}
 	fa, err := ev.fields("read", rec)
 	return rec, fa, err
+}
+
+// usableBy is nil when u may read some records of ent, else the error every
+// record route answers for any id of ent: the entity is not u's at all
+// (forbidden). A record u may not read among those it may is not found,
+// as an id that does not exist is, so neither answer tells a record exists.
+func usableBy(ent *template.Entity, u User) error {
+	if Readable(ent, u) {
+		return nil
+	}
+	return forbidden("read", ent.Name)
 }
 
 // History returns the audit entries of a record the user may read, oldest

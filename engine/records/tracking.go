@@ -177,6 +177,9 @@ func (e *Engine) trackable(ctx context.Context, u User, entity, id string, write
 	if ent.Decl.Tracking == nil {
 		return nil, nil, fmt.Errorf("%w: %s has no tracking links", ErrNotFound, entity)
 	}
+	if err := usableBy(ent, u); err != nil {
+		return nil, nil, err
+	}
 	rec, err := e.get(ctx, entity, id)
 	if err != nil {
 		return nil, nil, err

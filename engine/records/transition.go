@@ -218,6 +218,15 @@ func (e *Engine) transition(ctx context.Context, u User, entity, id, name string
 		return Taken{}, err
 	}
 	ev := e.evaluator(ctx, ent, u)
+	// Whether the user may take it at all is answered before its input is
+	// checked: a user who may not take it learns nothing of what it asks.
+	if !t.EffectOnly {
+		if ok, err := ev.mayTake(t, before); err != nil {
+			return Taken{}, err
+		} else if !ok {
+			return Taken{}, forbidden("take "+name+" on", entity)
+		}
+	}
 	in, err := ev.transitionInput(t, input)
 	if err != nil {
 		return Taken{}, err

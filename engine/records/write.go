@@ -158,6 +158,9 @@ func (e *Engine) checkUpdate(ctx context.Context, u User, entity, id string, ver
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if err := usableBy(ent, u); err != nil {
+		return nil, nil, nil, err
+	}
 	before, err := e.get(ctx, entity, id)
 	if err != nil {
 		return nil, nil, nil, err
@@ -225,6 +228,9 @@ func lockedInState(e *template.EntityDecl, rec Record, u User) error {
 func (e *Engine) Delete(ctx context.Context, u User, entity, id string, version int64) error {
 	_, ent, err := e.entity(entity)
 	if err != nil {
+		return err
+	}
+	if err := usableBy(ent, u); err != nil {
 		return err
 	}
 	before, err := e.get(ctx, entity, id)
