@@ -119,7 +119,7 @@ func (a *api) logout(c fiber.Ctx) error {
 	if h := c.Get(fiber.HeaderAuthorization); strings.HasPrefix(h, "Bearer ") {
 		token = strings.TrimSpace(strings.TrimPrefix(h, "Bearer "))
 	}
-	if err := a.d.Auth.Logout(c.Context(), token); err != nil {
+	if err := a.d.Auth.Logout(c.Context(), token, c.IP()); err != nil {
 		return fail(c, err)
 	}
 	c.ClearCookie(sessionCookie)

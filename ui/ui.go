@@ -312,7 +312,7 @@ func (u *UI) login(c fiber.Ctx) error {
 }
 
 func (u *UI) logout(c fiber.Ctx) error {
-	if err := u.d.Auth.Logout(c.Context(), c.Cookies(server.SessionCookie)); err != nil {
+	if err := u.d.Auth.Logout(c.Context(), c.Cookies(server.SessionCookie), c.IP()); err != nil {
 		return u.fail(c, err)
 	}
 	c.ClearCookie(server.SessionCookie)

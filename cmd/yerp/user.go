@@ -116,6 +116,9 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err != nil {
 			return userFail(stderr, cmd, err)
 		}
+		if err := svc.Audit(ctx, auth.AuditEntry{Action: auth.AuditCreated, Actor: auth.ActorCLI, Target: u.ID, To: strings.Join(u.Roles, ",")}); err != nil {
+			return userFail(stderr, cmd, err)
+		}
 		fmt.Fprintf(stdout, "created user %s (roles: %s)\n", u.Username, strings.Join(u.Roles, ","))
 		if generated {
 			printOneTime(stdout, u.Username, password)
@@ -128,11 +131,18 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return userFail(stderr, cmd, err)
 	}
+	// Every change is audited like the same change made in the admin UI,
+	// with the command line as its actor.
+	entry := auth.AuditEntry{Actor: auth.ActorCLI, Target: u.ID}
 	switch cmd {
 	case "passwd":
+		entry.Action = auth.AuditPasswordReset
 		if password == "" {
 			pw, err := svc.ResetPassword(ctx, u.ID)
 			if err != nil {
+				return userFail(stderr, cmd, err)
+			}
+			if err := svc.Audit(ctx, entry); err != nil {
 				return userFail(stderr, cmd, err)
 			}
 			printOneTime(stdout, u.Username, pw)
@@ -140,14 +150,27 @@ func userCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		err = svc.SetPassword(ctx, u.ID, password)
 	case "roles":
-		err = svc.SetRoles(ctx, u.ID, splitRoles(a[1]))
+		entry.Action, entry.From = auth.AuditRoles, strings.Join(u.Roles, ",")
+		if err = svc.SetRoles(ctx, u.ID, splitRoles(a[1])); err == nil {
+			var after *auth.User
+			if after, err = svc.User(ctx, u.ID); err == nil {
+				entry.To = strings.Join(after.Roles, ",")
+			}
+		}
 	case "disable":
+		entry.Action = auth.AuditDisabled
 		err = svc.Disable(ctx, u.ID)
 	case "enable":
+		entry.Action = auth.AuditEnabled
 		err = svc.Enable(ctx, u.ID)
 	}
 	if err != nil {
 		return userFail(stderr, cmd, err)
+	}
+	if entry.From != entry.To || entry.Action != auth.AuditRoles {
+		if err := svc.Audit(ctx, entry); err != nil {
+			return userFail(stderr, cmd, err)
+		}
 	}
 	fmt.Fprintf(stdout, "%s: %s done\n", u.Username, cmd)
 	return 0

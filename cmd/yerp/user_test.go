@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,6 +91,33 @@ func TestUserCommands(t *testing.T) {
 	if code, _, errs := yerp("", "disable", "alice", "--data", data); code != 0 {
 		t.Fatalf("disable: %d %s", code, errs)
 	}
+	// Every change made here is in the users' audit log, by the command line.
+	func() {
+		st, err := sqlite.Open(filepath.Join(data, "yerp.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		svc, err := auth.New(st, auth.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		log, err := svc.AuditLog(context.Background(), "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range log {
+			if e.Actor == auth.ActorCLI {
+				got = append(got, e.Action+":"+e.From+">"+e.To)
+			}
+		}
+		slices.Sort(got)
+		want := "created:>finance,sales created:>warehouse disabled:> password_reset:> password_reset:> roles:warehouse>sales_manager,warehouse"
+		if strings.Join(got, " ") != want {
+			t.Fatalf("audit by the command line:\n%s\nwant\n%s", strings.Join(got, " "), want)
+		}
+	}()
 	if _, err := login("alice", alicePw); !errors.Is(err, auth.ErrBadCredentials) {
 		t.Fatalf("disabled alice logged in: %v", err)
 	}

@@ -529,7 +529,7 @@ func testLogout(t *testing.T, st store.Store) {
 	mustCreate(t, s, "jane")
 	a := mustLogin(t, s, "jane", goodPassword)
 	b := mustLogin(t, s, "jane", goodPassword)
-	if err := s.Logout(ctx, a.Token); err != nil {
+	if err := s.Logout(ctx, a.Token, ""); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.Authenticate(ctx, a.Token)
@@ -537,10 +537,10 @@ func testLogout(t *testing.T, st store.Store) {
 	if _, err := s.Authenticate(ctx, b.Token); err != nil {
 		t.Fatalf("logout ended another session: %v", err)
 	}
-	if err := s.Logout(ctx, a.Token); err != nil {
+	if err := s.Logout(ctx, a.Token, ""); err != nil {
 		t.Fatalf("second logout: %v", err)
 	}
-	if err := s.Logout(ctx, "garbage"); err != nil {
+	if err := s.Logout(ctx, "garbage", ""); err != nil {
 		t.Fatalf("logout of garbage: %v", err)
 	}
 }
@@ -656,7 +656,7 @@ func testAPITokens(t *testing.T, st store.Store) {
 		t.Fatalf("a token without expiry expired: %v", err)
 	}
 
-	if err := s.Logout(ctx, forever); err != nil {
+	if err := s.Logout(ctx, forever, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Authenticate(ctx, forever); err != nil {

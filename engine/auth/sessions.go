@@ -69,11 +69,23 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (*Se
 	}
 	ls := s.limiters(username, ip)
 	if err := s.take(ctx, ls); err != nil {
+		var rl *RateLimitError
+		if errors.As(err, &rl) {
+			// Logged once per full counter and window, not per refusal: a
+			// flood of refused guesses must not become a flood of writes.
+			for _, l := range ls {
+				if l.kind == rl.Key {
+					s.auditEvent(ctx, AuditEntry{ID: "limited-" + l.id, Action: AuditLoginLimited, Target: s.knownUserID(ctx, username), Username: username, IP: ip})
+				}
+			}
+		}
 		return nil, fmt.Errorf("login: %w", err)
 	}
 	u, err := s.checkCredentials(ctx, username, password)
 	if err != nil {
-		if !errors.Is(err, ErrBadCredentials) {
+		if errors.Is(err, ErrBadCredentials) {
+			s.auditEvent(ctx, AuditEntry{Action: AuditLoginFailed, Target: s.knownUserID(ctx, username), Username: username, IP: ip})
+		} else {
 			// Not a failed guess (the store failed, or the caller hung up):
 			// the attempt does not count.
 			if gerr := s.giveBack(context.WithoutCancel(ctx), ls); gerr != nil {
@@ -112,7 +124,18 @@ func (s *Service) Login(ctx context.Context, username, password, ip string) (*Se
 	if err != nil {
 		return nil, fmt.Errorf("login: start session: %w", err)
 	}
+	s.auditEvent(ctx, AuditEntry{Action: AuditLogin, Actor: u.ID, Target: u.ID, Username: username, IP: ip})
 	return &Session{Token: token, ID: id, Kind: KindSession, CSRF: csrf, User: u, ExpiresAt: expires}, nil
+}
+
+// knownUserID is the id of the user named username, or "" when there is
+// none (or it cannot be read: the audit entry keeps the username anyway).
+func (s *Service) knownUserID(ctx context.Context, username string) string {
+	d, err := s.userDoc(ctx, username)
+	if err != nil {
+		return ""
+	}
+	return d.ID()
 }
 
 // checkCredentials verifies the password of username, hashing a dummy when
@@ -214,9 +237,11 @@ func (s *Service) activeUser(ctx context.Context, id string) (*User, error) {
 	return u, nil
 }
 
-// Logout ends the session of token. Ending an unknown or ended session is not
-// an error. API tokens are not ended here: revoke them with RevokeToken.
-func (s *Service) Logout(ctx context.Context, token string) error {
+// Logout ends the session of token, on the server: the token is refused from
+// then on, whoever holds it. ip is the client's address for the audit log.
+// Ending an unknown or ended session is not an error (and not logged). API
+// tokens are not ended here: revoke them with RevokeToken.
+func (s *Service) Logout(ctx context.Context, token, ip string) error {
 	if isAPIToken(token) || len(token) != sessionTokenLen {
 		return nil
 	}
@@ -230,7 +255,16 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 			return fmt.Errorf("logout: %w", err)
 		}
 		err = s.st.Delete(ctx, SessionsCollection, id, d.Version())
-		if err == nil || errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err == nil {
+			uid := str(d, "user_id")
+			name := ""
+			if u, err := s.User(ctx, uid); err == nil {
+				name = u.Username
+			}
+			s.auditEvent(ctx, AuditEntry{Action: AuditLogout, Actor: uid, Target: uid, Username: name, IP: ip})
 			return nil
 		}
 		if !errors.Is(err, store.ErrConflict) { // refreshed meanwhile: read again

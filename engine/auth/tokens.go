@@ -72,6 +72,7 @@ func (s *Service) CreateToken(ctx context.Context, userID, name string, ttl time
 	if _, err := s.st.Insert(ctx, TokensCollection, doc); err != nil {
 		return "", fmt.Errorf("create token: %w", err)
 	}
+	s.auditEvent(ctx, AuditEntry{Action: AuditTokenCreated, Actor: userID, Target: userID, To: name})
 	return plain, nil
 }
 
@@ -114,6 +115,7 @@ func (s *Service) RevokeToken(ctx context.Context, userID, tokenID string) error
 			if err != nil {
 				return fmt.Errorf("revoke token: %w", err)
 			}
+			s.auditEvent(ctx, AuditEntry{Action: AuditTokenRevoked, Actor: userID, Target: userID, From: str(d, "name")})
 			return nil
 		}
 	}
