@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v3"
 
@@ -98,7 +99,7 @@ func (a *api) login(c fiber.Ctx) error {
 		Username string `json:"username"`
 		Password string `json:"password"`
 	}
-	if err := json.Unmarshal(c.Body(), &in); err != nil {
+	if err := decodeJSON(c.Body(), &in); err != nil {
 		return problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "body", Code: "invalid_json"}})
 	}
 	s, err := a.d.Auth.Login(c.Context(), in.Username, in.Password, c.IP())
@@ -136,7 +137,7 @@ func (a *api) createToken(c fiber.Ctx) error {
 		Name string `json:"name"`
 		Days int    `json:"days"`
 	}
-	if err := json.Unmarshal(c.Body(), &in); err != nil {
+	if err := decodeJSON(c.Body(), &in); err != nil {
 		return problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "body", Code: "invalid_json"}})
 	}
 	token, err := a.d.Auth.CreateToken(c.Context(), session(c).User.ID, in.Name, time.Duration(in.Days)*24*time.Hour)
@@ -152,20 +153,51 @@ func (a *api) createToken(c fiber.Ctx) error {
 // errAnswered tells a handler that body already wrote the error answer.
 var errAnswered = errors.New("answered")
 
-// body decodes a JSON object keeping numbers exact. On bad input it writes the
-// 400 answer and returns errAnswered.
+// body decodes a JSON object of record values (decodeRecord). On bad input
+// it writes the 400 answer and returns errAnswered.
 func body(c fiber.Ctx) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+	m, bad := decodeRecord(c.Body())
+	if len(bad) > 0 {
+		return nil, answered(problem(c, fiber.StatusBadRequest, "", bad))
+	}
+	return m, nil
+}
+
+// maxBodyDepth is how deeply a record body may nest objects and lists: a
+// table row of a json field is 4 deep; encoding/json alone would allow
+// 10,000.
+const maxBodyDepth = 64
+
+// decodeRecord decodes a request body holding one JSON object of record
+// values, keeping numbers exact (json.Number). It refuses, with the field
+// problems of a 400:
+//   - a body that is not valid UTF-8 (encoding/json would silently turn the
+//     bad bytes into U+FFFD and store altered text);
+//   - anything but exactly one JSON object (no data after it);
+//   - nesting deeper than maxBodyDepth;
+//   - keys that look like query operators or paths ("$gt", "a.b") or are
+//     empty: they are never field names, at any depth.
+func decodeRecord(data []byte) (map[string]any, []records.FieldError) {
+	invalid := []records.FieldError{{Path: "body", Code: "invalid_json"}}
+	if !utf8.Valid(data) {
+		return nil, invalid
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil || m == nil {
-		return nil, answered(problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "body", Code: "invalid_json"}}))
+		return nil, invalid
 	}
-	// Keys that look like query operators or paths are never field names:
-	// refuse the request outright rather than as a field problem.
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, invalid // more after the object
+	}
 	var bad []records.FieldError
-	var walk func(prefix string, v any)
-	walk = func(prefix string, v any) {
+	var walk func(prefix string, v any, depth int)
+	walk = func(prefix string, v any, depth int) {
+		if depth > maxBodyDepth {
+			bad = append(bad, records.FieldError{Path: strings.TrimSuffix(prefix, "."), Code: "invalid_json"})
+			return
+		}
 		switch x := v.(type) {
 		case map[string]any:
 			for k, e := range x {
@@ -173,19 +205,28 @@ func body(c fiber.Ctx) (map[string]any, error) {
 					bad = append(bad, records.FieldError{Path: prefix + k, Code: "invalid_key"})
 					continue
 				}
-				walk(prefix+k+".", e)
+				walk(prefix+k+".", e, depth+1)
 			}
 		case []any:
 			for _, e := range x {
-				walk(prefix, e)
+				walk(prefix, e, depth+1)
 			}
 		}
 	}
-	walk("", m)
+	walk("", m, 1)
 	if len(bad) > 0 {
-		return nil, answered(problem(c, fiber.StatusBadRequest, "", bad))
+		return nil, bad
 	}
 	return m, nil
+}
+
+// decodeJSON decodes a small JSON request body into v, refusing one that is
+// not valid UTF-8 (see decodeRecord).
+func decodeJSON(data []byte, v any) error {
+	if !utf8.Valid(data) {
+		return errors.New("the body is not valid UTF-8")
+	}
+	return json.Unmarshal(data, v)
 }
 
 // answered is errAnswered once the error answer is written (or the write error).
@@ -216,6 +257,16 @@ func (a *api) list(c fiber.Ctx) error {
 			return problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "limit", Code: "not_a_number"}})
 		}
 		q.Limit = n
+	}
+	// An entity the caller may not read at all is refused (403), as by get
+	// and export; the engine lists nothing for such a caller instead, which
+	// is what a form's link choices need.
+	ent, err := a.d.Records.Entity(c.Params("entity"))
+	if err != nil {
+		return fail(c, err)
+	}
+	if !records.Readable(ent, user(c)) {
+		return problem(c, fiber.StatusForbidden, "you may not read "+ent.Name, nil)
 	}
 	page, err := a.d.Records.List(c.Context(), user(c), c.Params("entity"), q)
 	if err != nil {
@@ -308,7 +359,8 @@ func (a *api) history(c fiber.Ctx) error {
 }
 
 func logError(c fiber.Ctx, err error) {
-	slog.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+	// The route pattern, not the path: a tracking link's path is its token.
+	slog.Error("request failed", "request_id", RequestID(c), "method", c.Method(), "route", c.Route().Path, "err", err)
 }
 
 func ignoreAnswered(err error) error {
@@ -396,7 +448,7 @@ func (a *api) decide(c fiber.Ctx) error {
 		User    string `json:"user"` // reassign, add_approver
 	}
 	if len(bytes.TrimSpace(c.Body())) > 0 {
-		if err := json.Unmarshal(c.Body(), &in); err != nil {
+		if err := decodeJSON(c.Body(), &in); err != nil {
 			return problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "body", Code: "invalid_json"}})
 		}
 	}
@@ -480,7 +532,7 @@ func (a *api) changePassword(c fiber.Ctx) error {
 		Current string `json:"current"`
 		New     string `json:"new"`
 	}
-	if err := json.Unmarshal(c.Body(), &in); err != nil {
+	if err := decodeJSON(c.Body(), &in); err != nil {
 		return problem(c, fiber.StatusBadRequest, "", []records.FieldError{{Path: "body", Code: "invalid_json"}})
 	}
 	err := a.d.Auth.ChangePassword(c.Context(), session(c).User.ID, in.Current, in.New)

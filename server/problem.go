@@ -20,6 +20,8 @@ type Problem struct {
 	Status int            `json:"status"`
 	Detail string         `json:"detail,omitempty"`
 	Errors []ProblemField `json:"errors,omitempty"`
+	// RequestID is the request's X-Request-ID, to find it in the logs.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // ProblemField is one field's problem, with its message in the caller's language.
@@ -88,6 +90,7 @@ var messages = map[string][2]string{
 	"file_too_large":       {"文件不能超过 {max} 字节", "must be at most {max} bytes"},
 	"file_type":            {"不接受 {type} 类型的文件", "does not accept files of type {type}"},
 	"file_not_found":       {"文件不存在", "names a file that does not exist"},
+	"file_name":            {"文件名不能包含路径（/ 或 \\）或控制字符，且最多 255 个字符", "must be a plain file name of at most 255 characters, without a path (/ or \\) or control characters"},
 	"check":                {"{message}", "{message}"},
 	"receiver_cannot_read": {"接收人无权查看此记录", "the receiver may not read this record"},
 	"unknown_user":         {"用户不存在或已停用", "is not an active user"},
@@ -140,11 +143,45 @@ var titles = map[int][2]string{
 	428: {"需要 If-Match 版本", "If-Match with the version is required"},
 	429: {"尝试次数过多，请稍后再试", "Too many attempts; try again later"},
 	500: {"服务器出错", "Server error"},
+	503: {"数据存储暂不可用，请稍后重试", "The data store is unavailable; try again shortly"},
+	507: {"存储空间已满，未保存任何内容：请释放服务器磁盘空间或联系管理员后重试", "The disk is full and nothing was saved: free disk space on the server or ask your administrator, then try again"},
+}
+
+// storeRetryAfter is the Retry-After (seconds) of a 503 for a store that
+// does not answer: about the time a replica set takes to elect a primary.
+const storeRetryAfter = "5"
+
+// FaultStatus is the status of a store fault no client can fix: 503 for a
+// store that does not answer (store.ErrUnavailable), 507 for a full one
+// (store.ErrFull); 0 for any other error.
+func FaultStatus(err error) int {
+	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		return fiber.StatusServiceUnavailable
+	case errors.Is(err, store.ErrFull):
+		return fiber.StatusInsufficientStorage
+	}
+	return 0
+}
+
+// storeFault answers a store fault (see FaultStatus), logged once here
+// because the cause is the operator's to see; ok is false for other errors.
+func storeFault(c fiber.Ctx, err error) (bool, error) {
+	status := FaultStatus(err)
+	if status == 0 {
+		return false, nil
+	}
+	logError(c, err)
+	if status == fiber.StatusServiceUnavailable {
+		c.Set(fiber.HeaderRetryAfter, storeRetryAfter)
+	}
+	return true, problem(c, status, "", nil)
 }
 
 // problem writes an error answer.
 func problem(c fiber.Ctx, status int, detail string, fields []records.FieldError) error {
 	p := newProblem(lang(c), status, detail, fields)
+	p.RequestID = RequestID(c)
 	c.Set(fiber.HeaderContentType, "application/problem+json; charset=utf-8")
 	return c.Status(status).JSON(p, "application/problem+json; charset=utf-8")
 }
@@ -173,6 +210,9 @@ func fail(c fiber.Ctx, err error) error {
 	case errors.Is(err, auth.ErrBadCredentials), errors.Is(err, auth.ErrUnauthenticated):
 		return problem(c, fiber.StatusUnauthorized, "", nil)
 	}
+	if ok, perr := storeFault(c, err); ok {
+		return perr
+	}
 	if status, detail, fields, ok := classify(err); ok {
 		if errors.Is(err, records.ErrInProgress) {
 			c.Set(fiber.HeaderRetryAfter, "1")
@@ -187,6 +227,8 @@ func fail(c fiber.Ctx, err error) error {
 func classify(err error) (status int, detail string, fields []records.FieldError, ok bool) {
 	var ve *records.ValidationError
 	switch {
+	case FaultStatus(err) != 0: // before the others: a fault may wrap any of them
+		return FaultStatus(err), "", nil, true
 	case errors.As(err, &ve):
 		return fiber.StatusUnprocessableEntity, "", ve.Errors, true
 	case errors.Is(err, records.ErrNotFound):
@@ -211,9 +253,12 @@ func errorHandler(c fiber.Ctx, err error) error {
 	if errors.As(err, &fe) {
 		status := fe.Code
 		if _, ok := titles[status]; !ok {
-			return c.Status(status).JSON(Problem{Type: "about:blank", Title: fe.Message, Status: status})
+			return c.Status(status).JSON(Problem{Type: "about:blank", Title: fe.Message, Status: status, RequestID: RequestID(c)})
 		}
 		return problem(c, status, fe.Message, nil)
+	}
+	if ok, perr := storeFault(c, err); ok {
+		return perr
 	}
 	logError(c, err)
 	return problem(c, fiber.StatusInternalServerError, "", nil)

@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/gofiber/fiber/v3"
@@ -38,16 +39,47 @@ type Deps struct {
 	Reports *reports.Engine
 	Info    Info
 	// SecureCookies marks the session cookie Secure (set when serving TLS or
-	// behind a TLS proxy).
+	// behind a TLS proxy). Cookies of a request that came over HTTPS (directly
+	// or, per a trusted proxy, to the proxy) are Secure regardless.
 	SecureCookies bool
+	// Log receives one line per request (observe.go); nil: no request log
+	// (tests, benchmarks).
+	Log *slog.Logger
+	// Metrics collects what /metrics shows; nil: New makes its own (without
+	// the store's measurements, which need engine/store/metered).
+	Metrics *Metrics
+	// MetricsPublic serves /metrics to anyone who reaches it; otherwise only
+	// to an admin (bearer token or session).
+	MetricsPublic bool
+	// TrustedProxies are the addresses or CIDR ranges of reverse proxies whose
+	// X-Forwarded-For and X-Forwarded-Proto headers are believed.
+	TrustedProxies []string
 }
 
 // New returns the HTTP application.
 //
 //	GET /healthz  200 while the process serves (liveness)
 //	GET /readyz   200 when the store answers within 2 s, 503 otherwise
+//	GET /metrics  Prometheus metrics (metrics.go), to an admin unless MetricsPublic
+//	/debug/pprof/ the Go profiler, to an admin only
 //	/api/v1/...   the REST API (see api.go)
+//
+// Every answer carries an X-Request-ID and the security headers, and is
+// logged in one line (observe.go).
 func New(d Deps) *fiber.App {
+	log := d.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m := d.Metrics
+	if m == nil {
+		m = NewMetrics()
+	}
+	var backlog Backlog
+	if d.Records != nil {
+		backlog = d.Records
+	}
+	m.setSource(backlog, d.Info)
 	app := fiber.New(fiber.Config{
 		AppName:      "yerp",
 		ReadTimeout:  30 * time.Second,
@@ -61,7 +93,14 @@ func New(d Deps) *fiber.App {
 		// the next request reuses; the engine and the stores keep some of them
 		// (a collection name from :entity in the SQLite catalog).
 		Immutable: true,
+		// Behind a reverse proxy, c.IP() and c.Scheme() believe its
+		// X-Forwarded-For and X-Forwarded-Proto, and only its.
+		TrustProxy:         len(d.TrustedProxies) > 0,
+		TrustProxyConfig:   fiber.TrustProxyConfig{Proxies: d.TrustedProxies},
+		ProxyHeader:        proxyHeader(d.TrustedProxies),
+		EnableIPValidation: true,
 	})
+	app.Use(observe(d, log, m))
 	app.Get("/healthz", func(c fiber.Ctx) error {
 		return c.JSON(fiber.Map{"status": "ok", "version": d.Info.Version, "store": d.Info.Store})
 	})
@@ -77,8 +116,17 @@ func New(d Deps) *fiber.App {
 		body["status"] = "ok"
 		return c.JSON(body)
 	})
+	mountObservability(app, d, m)
 	if d.Auth != nil && d.Records != nil && d.Packages != nil {
 		mountAPI(app, d)
 	}
 	return app
+}
+
+// proxyHeader is the header that names the client when proxies are trusted.
+func proxyHeader(trusted []string) string {
+	if len(trusted) == 0 {
+		return ""
+	}
+	return fiber.HeaderXForwardedFor
 }
