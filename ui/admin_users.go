@@ -19,51 +19,58 @@ import (
 func init() { maps.Copy(texts, admUserTexts) }
 
 var admUserTexts = map[string][2]string{
-	"adm_user":                  {"用户", "User"},
-	"adm_name":                  {"姓名", "Name"},
-	"adm_roles":                 {"角色", "Roles"},
-	"adm_other_roles":           {"其他角色（以逗号分隔）", "Other roles (comma separated)"},
-	"adm_status":                {"状态", "Status"},
-	"adm_enabled_state":         {"启用", "Active"},
-	"adm_disabled_state":        {"已停用", "Deactivated"},
-	"adm_must_change":           {"须修改密码", "Must change password"},
-	"adm_add_user":              {"新增用户", "Add a user"},
-	"adm_initial_password":      {"初始密码", "Initial password"},
-	"adm_initial_password_help": {"留空则自动生成；只显示一次。", "Leave empty to generate one; it is shown once."},
-	"adm_must_change_first":     {"首次登录时须修改密码", "Must change the password at first sign-in"},
-	"adm_create":                {"创建用户", "Create user"},
-	"adm_save_user":             {"保存", "Save"},
-	"adm_disable":               {"停用", "Deactivate"},
-	"adm_enable":                {"启用", "Reactivate"},
-	"adm_reset":                 {"重置密码", "Reset password"},
-	"adm_reset_confirm":         {"重置后旧密码立即失效，用户须在下次登录时修改新密码。", "The old password stops working at once; the user must change the new one at the next sign-in."},
-	"adm_one_time":              {"请把此密码交给用户，它只显示这一次：", "Hand this password to the user; it is shown only this once:"},
-	"adm_user_created":          {"已创建用户 {u}。", "User {u} is created."},
-	"adm_password_reset":        {"已重置 {u} 的密码。", "The password of {u} is reset."},
-	"adm_audit":                 {"用户变更记录", "Changes to users"},
-	"adm_audit_created":         {"创建了用户", "created the user"},
-	"adm_audit_roles":           {"修改角色", "changed the roles"},
-	"adm_audit_language":        {"修改语言", "changed the language"},
-	"adm_audit_disabled":        {"停用了用户", "deactivated the user"},
-	"adm_audit_enabled":         {"启用了用户", "reactivated the user"},
-	"adm_audit_password_reset":  {"重置了密码", "reset the password"},
-	"adm_err_exists":            {"用户名已存在", "The username is taken"},
-	"adm_err_username":          {"用户名须为 2–32 个小写字母、数字或 . _ -", "A username is 2 to 32 of a-z, 0-9, '.', '_', '-'"},
-	"adm_err_role":              {"角色须为小写英文标识，如 sales_manager", "A role is a lower-case identifier such as sales_manager"},
-	"adm_err_weak":              {"密码至少 10 个字符，且不能与用户名相同", "A password has at least 10 characters and differs from the username"},
-	"adm_err_last_admin":        {"至少要保留一个启用的管理员", "At least one active administrator must remain"},
-	"adm_err_invalid":           {"输入无效：", "Invalid input: "},
-	"adm_lang_zh-CN":            {"中文", "Chinese"},
-	"adm_lang_en":               {"英文", "English"},
-	"adm_change_password":       {"修改密码", "Change password"},
-	"adm_must_change_notice":    {"您的密码是管理员设置的临时密码，请先修改密码再继续使用。", "Your password was set by an administrator; change it before you go on."},
-	"adm_current_password":      {"当前密码", "Current password"},
-	"adm_new_password":          {"新密码", "New password"},
-	"adm_repeat_password":       {"再次输入新密码", "New password again"},
-	"adm_err_current":           {"当前密码不正确", "The current password is wrong"},
-	"adm_err_repeat":            {"两次输入的新密码不一致", "The two new passwords differ"},
-	"msg_adm_user_saved":        {"已保存", "Saved"},
-	"msg_adm_password_changed":  {"密码已修改", "Your password is changed"},
+	"adm_user":                     {"用户", "User"},
+	"adm_name":                     {"姓名", "Name"},
+	"adm_roles":                    {"角色", "Roles"},
+	"adm_other_roles":              {"其他角色（以逗号分隔）", "Other roles (comma separated)"},
+	"adm_status":                   {"状态", "Status"},
+	"adm_enabled_state":            {"启用", "Active"},
+	"adm_disabled_state":           {"已停用", "Deactivated"},
+	"adm_must_change":              {"须修改密码", "Must change password"},
+	"adm_add_user":                 {"新增用户", "Add a user"},
+	"adm_initial_password":         {"初始密码", "Initial password"},
+	"adm_initial_password_help":    {"留空则自动生成；只显示一次。", "Leave empty to generate one; it is shown once."},
+	"adm_must_change_first":        {"首次登录时须修改密码", "Must change the password at first sign-in"},
+	"adm_create":                   {"创建用户", "Create user"},
+	"adm_save_user":                {"保存", "Save"},
+	"adm_disable":                  {"停用", "Deactivate"},
+	"adm_enable":                   {"启用", "Reactivate"},
+	"adm_reset":                    {"重置密码", "Reset password"},
+	"adm_reset_confirm":            {"重置后旧密码立即失效，用户须在下次登录时修改新密码。", "The old password stops working at once; the user must change the new one at the next sign-in."},
+	"adm_one_time":                 {"请把此密码交给用户，它只显示这一次：", "Hand this password to the user; it is shown only this once:"},
+	"adm_user_created":             {"已创建用户 {u}。", "User {u} is created."},
+	"adm_password_reset":           {"已重置 {u} 的密码。", "The password of {u} is reset."},
+	"adm_audit":                    {"用户变更与登录记录", "Changes to users and sign-ins"},
+	"adm_audit_created":            {"创建了用户", "created the user"},
+	"adm_audit_roles":              {"修改角色", "changed the roles"},
+	"adm_audit_language":           {"修改语言", "changed the language"},
+	"adm_audit_disabled":           {"停用了用户", "deactivated the user"},
+	"adm_audit_enabled":            {"启用了用户", "reactivated the user"},
+	"adm_audit_password_reset":     {"重置了密码", "reset the password"},
+	"adm_audit_login":              {"登录成功", "signed in"},
+	"adm_audit_login_failed":       {"登录失败（用户名或密码错误）", "failed to sign in (wrong username or password)"},
+	"adm_audit_login_rate_limited": {"登录被拒绝（失败次数过多）", "was refused sign-in (too many failed attempts)"},
+	"adm_audit_logout":             {"退出登录", "signed out"},
+	"adm_audit_token_created":      {"创建了 API 令牌", "created an API token"},
+	"adm_audit_token_revoked":      {"吊销了 API 令牌", "revoked an API token"},
+	"adm_audit_cli":                {"命令行", "command line"},
+	"adm_err_exists":               {"用户名已存在", "The username is taken"},
+	"adm_err_username":             {"用户名须为 2–32 个小写字母、数字或 . _ -", "A username is 2 to 32 of a-z, 0-9, '.', '_', '-'"},
+	"adm_err_role":                 {"角色须为小写英文标识，如 sales_manager", "A role is a lower-case identifier such as sales_manager"},
+	"adm_err_weak":                 {"密码至少 10 个字符，且不能与用户名相同", "A password has at least 10 characters and differs from the username"},
+	"adm_err_last_admin":           {"至少要保留一个启用的管理员", "At least one active administrator must remain"},
+	"adm_err_invalid":              {"输入无效：", "Invalid input: "},
+	"adm_lang_zh-CN":               {"中文", "Chinese"},
+	"adm_lang_en":                  {"英文", "English"},
+	"adm_change_password":          {"修改密码", "Change password"},
+	"adm_must_change_notice":       {"您的密码是管理员设置的临时密码，请先修改密码再继续使用。", "Your password was set by an administrator; change it before you go on."},
+	"adm_current_password":         {"当前密码", "Current password"},
+	"adm_new_password":             {"新密码", "New password"},
+	"adm_repeat_password":          {"再次输入新密码", "New password again"},
+	"adm_err_current":              {"当前密码不正确", "The current password is wrong"},
+	"adm_err_repeat":               {"两次输入的新密码不一致", "The two new passwords differ"},
+	"msg_adm_user_saved":           {"已保存", "Saved"},
+	"msg_adm_password_changed":     {"密码已修改", "Your password is changed"},
 }
 
 // mustChangeExempt are the pages a user whose password must change may
@@ -143,7 +150,30 @@ type userRow struct {
 }
 
 type auditRow struct {
-	When, Actor, Target, Action, From, To string
+	When, Actor, Target, Action, From, To, IP string
+}
+
+// auditRowOf shows an audit entry; name gives a user's name from an id.
+// A sign-in event names its user once, as the actor; a failed sign-in for
+// a username that belongs to no user shows the username tried.
+func auditRowOf(l string, e auth.AuditEntry, name func(id string) string) auditRow {
+	r := auditRow{When: e.At.Local().Format("2006-01-02 15:04"), Action: t(l, "adm_audit_"+e.Action), From: e.From, To: e.To, IP: e.IP}
+	switch {
+	case e.Actor == auth.ActorCLI:
+		r.Actor = t(l, "adm_audit_cli")
+	case e.Actor != "":
+		r.Actor = name(e.Actor)
+	}
+	if e.Target != "" && e.Target != e.Actor {
+		r.Target = name(e.Target)
+	}
+	if r.Actor == "" {
+		r.Actor = e.Username
+		if e.Target != "" {
+			r.Actor, r.Target = name(e.Target), ""
+		}
+	}
+	return r
 }
 
 type usersData struct {
@@ -225,8 +255,7 @@ func (u *UI) usersData(c fiber.Ctx) (*usersData, error) {
 		return nil, err
 	}
 	for _, e := range log {
-		data.Audit = append(data.Audit, auditRow{When: e.At.Local().Format("2006-01-02 15:04"), Actor: byID[e.Actor], Target: byID[e.Target],
-			Action: t(l, "adm_audit_"+e.Action), From: e.From, To: e.To})
+		data.Audit = append(data.Audit, auditRowOf(l, e, func(id string) string { return byID[id] }))
 	}
 	return data, nil
 }
@@ -340,8 +369,11 @@ func (u *UI) userData(c fiber.Ctx, x *auth.User) (*userData, error) {
 		return nil, err
 	}
 	for _, e := range log {
-		data.Audit = append(data.Audit, auditRow{When: e.At.Local().Format("2006-01-02 15:04"), Actor: people.name(e.Actor), Target: x.Username,
-			Action: t(l, "adm_audit_"+e.Action), From: e.From, To: e.To})
+		r := auditRowOf(l, e, people.name)
+		if r.Target != "" {
+			r.Target = x.Username
+		}
+		data.Audit = append(data.Audit, r)
 	}
 	return data, nil
 }

@@ -31,6 +31,7 @@
 //	GET  /admin/packages/{name}/edit  template editor; POST .../check (live check and preview, JSON),
 //	                                .../plan (the plan), .../publish; GET .../versions?diff=N, .../rollback?n=N
 //	GET  /admin/users               users and roles; POST adds; GET/POST /admin/users/{id} (+ /disable, /enable, /reset)
+//	GET  /admin/outbox              webhook deliveries; POST /admin/outbox/{id}/retry sends a failed one again (admin_outbox.go)
 package ui
 
 import (
@@ -44,6 +45,7 @@ import (
 	"mime"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v3"
@@ -104,6 +106,9 @@ func Mount(app *fiber.App, d server.Deps) error {
 		return err
 	}
 	if err := u.mountPhone(g); err != nil { // phone.go
+		return err
+	}
+	if err := u.mountOutbox(g); err != nil { // admin_outbox.go
 		return err
 	}
 	return nil
@@ -278,6 +283,12 @@ func (u *UI) fail(c fiber.Ctx, err error) error {
 		return u.errorPage(c, fiber.StatusForbidden, "")
 	case errors.Is(err, records.ErrConflict):
 		return u.errorPage(c, fiber.StatusConflict, "")
+	case server.FaultStatus(err) != 0: // the store is down or full: 503 or 507
+		slog.Error("ui: request failed", "method", c.Method(), "path", c.Path(), "err", err)
+		if server.FaultStatus(err) == fiber.StatusServiceUnavailable {
+			c.Set(fiber.HeaderRetryAfter, "5")
+		}
+		return u.errorPage(c, server.FaultStatus(err), "")
 	}
 	slog.Error("ui: request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	return u.errorPage(c, fiber.StatusInternalServerError, "")
@@ -299,6 +310,7 @@ func (u *UI) login(c fiber.Ctx) error {
 		switch {
 		case errors.As(err, &rl):
 			p.Error = server.Title(l, fiber.StatusTooManyRequests)
+			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(rl.RetryAfter.Seconds())+1))
 			return u.render(c, fiber.StatusTooManyRequests, "login", p)
 		case errors.Is(err, auth.ErrBadCredentials):
 			p.Error = t(l, "bad_login")
