@@ -40,15 +40,17 @@ func scheduledBackup(ctx context.Context, b backuper, dir string, keep int, now 
 	return file, nil
 }
 
-// backupCmd runs "yerp backup FILE": a consistent copy of the embedded
-// store, taken while servers keep writing to it.
+// backupCmd runs "yerp backup FILE": a consistent copy of the store, taken
+// while servers keep writing to it. Either backend's backup is a SQLite
+// store file.
 func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: yerp backup [--data DIR] FILE\n\n"+
-			"Write a consistent copy of the SQLite store to the new file FILE while\n"+
-			"servers keep running. Restore it with yerp restore.\n\n")
+		fmt.Fprint(stderr, "usage: yerp backup [--data DIR | --store URI] FILE\n\n"+
+			"Write a consistent copy of the store to the new file FILE while servers\n"+
+			"keep running. The copy of a MongoDB store is a SQLite store file too.\n"+
+			"Restore it with yerp restore.\n\n")
 		fs.PrintDefaults()
 	}
 	data, storeURI := storeFlags(fs)
@@ -61,8 +63,7 @@ func backupCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		return 2
 	}
 	if *storeURI != "" {
-		fmt.Fprintln(stderr, "yerp backup: a MongoDB store is backed up with the database's own tools (mongodump --oplog, or snapshots of a replica set member); yerp backup copies the embedded SQLite store")
-		return 2
+		return mongoBackup(ctx, *storeURI, rest[0], stdout, stderr)
 	}
 	file, src := rest[0], filepath.Join(*data, "yerp.db")
 	if _, err := os.Stat(src); err != nil {
@@ -90,14 +91,16 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("restore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, "usage: yerp restore [--data DIR] [--force] FILE\n\n"+
+		fmt.Fprint(stderr, "usage: yerp restore [--data DIR] [--force] FILE\n"+
+			"       yerp restore --store URI FILE\n\n"+
 			"Check the backup FILE and make it the store in DIR. Stop the servers of DIR\n"+
 			"first. An existing store is refused unless --force, which keeps it as\n"+
-			"yerp.db.replaced-TIME.\n\n")
+			"yerp.db.replaced-TIME. With --store, copy it into the MongoDB database of\n"+
+			"URI, which must be empty (name a new database).\n\n")
 		fs.PrintDefaults()
 	}
-	data := fs.String("data", "data", "data directory of the embedded SQLite store")
-	force := fs.Bool("force", false, "replace an existing store (kept beside it)")
+	data, storeURI := storeFlags(fs)
+	force := fs.Bool("force", false, "replace an existing store (kept beside it; not with --store)")
 	rest, err := parseInterleaved(fs, args)
 	if err != nil {
 		return 2
@@ -110,6 +113,13 @@ func restoreCmd(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err := sqlite.CheckBackup(ctx, file); err != nil {
 		fmt.Fprintf(stderr, "yerp restore: %v\n", err)
 		return 1
+	}
+	if *storeURI != "" {
+		if *force {
+			fmt.Fprintln(stderr, "yerp restore: --force replaces a SQLite store; a MongoDB store is restored into an empty database (name a new one in --store)")
+			return 2
+		}
+		return mongoRestore(ctx, *storeURI, file, stdout, stderr)
 	}
 	target := filepath.Join(*data, "yerp.db")
 	if _, err := os.Stat(target); err == nil {

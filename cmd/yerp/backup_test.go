@@ -15,25 +15,41 @@ import (
 	"github.com/yerp/yerp/engine/packages"
 	"github.com/yerp/yerp/engine/records"
 	"github.com/yerp/yerp/engine/store"
+	"github.com/yerp/yerp/engine/store/mongo/mongotest"
 	"github.com/yerp/yerp/engine/store/sqlite"
 )
 
 // TestBackupUnderLoadRestores: a backup taken while receipts are posted
-// restores into an empty data folder; yerp verify finds the books agree, every
+// restores into an empty store; yerp verify finds the books agree, every
 // receipt finished before the backup began is there, and every restored
 // document is the source's document as it was then (same version or older).
+// A SQLite backup is restored into an empty data folder; a MongoDB backup
+// (behind the backup fence) into an empty MongoDB database and into an
+// empty data folder.
 func TestBackupUnderLoadRestores(t *testing.T) {
-	ctx := context.Background()
 	dir := t.TempDir()
 	data, restored, file := filepath.Join(dir, "data"), filepath.Join(dir, "restored"), filepath.Join(dir, "backups", "yerp-1.db")
-	fx := prepareStore(t, "", data)
-	cmd := func(args ...string) (int, string, string) {
-		var stdout, stderr syncBuffer
-		code := run(ctx, args, &stdout, &stderr)
-		return code, stdout.String(), stderr.String()
+	backupUnderLoad(t, "", data, file, []string{"--data", restored})
+	if t.Failed() {
+		return
 	}
+	t.Run("mongo", func(t *testing.T) {
+		base := mongotest.Start(t)
+		dir := t.TempDir()
+		mfile := filepath.Join(dir, "yerp-mongo.db")
+		backupUnderLoad(t, base+"yerp_live", "", mfile, []string{"--store", base + "yerp_restored"}, []string{"--data", filepath.Join(dir, "restored")})
+	})
+	restoreRefusals(t, dir, restored, file)
+}
+
+// backupUnderLoad backs up the store of uri (or data) with yerp backup while
+// receipts are posted, restores the file into each target (restore flags),
+// and checks each restored store.
+func backupUnderLoad(t *testing.T, uri, data, file string, targets ...[]string) {
+	ctx := context.Background()
+	fx := prepareStore(t, uri, data)
 	var before []string
-	withEngine(t, "", data, func(_ store.Store, _ *packages.Service, _ *auth.Service, eng *records.Engine) {
+	withEngine(t, uri, data, func(_ store.Store, _ *packages.Service, _ *auth.Service, eng *records.Engine) {
 		keeper := records.User{ID: fx.keeper, Name: keeperName, Roles: []string{"warehouse"}}
 		var (
 			mu    sync.Mutex
@@ -58,13 +74,11 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 			mu.Unlock()
 		}
 		for w := range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+			wg.Go(func() {
 				for i := w; !stop.Load() && fails.Load() == 0; i += 4 {
 					receive(i)
 				}
-			}()
+			})
 		}
 		for {
 			mu.Lock()
@@ -78,7 +92,7 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 		mu.Lock()
 		before = append([]string(nil), done...)
 		mu.Unlock()
-		code, out, errs := cmd("backup", "--data", data, file)
+		code, out, errs := yerpCmd(ctx, append(append([]string{"backup"}, storeArgs(uri, data)...), file)...)
 		for range 20 { // the writers go on after the backup too
 			receive(1)
 		}
@@ -87,21 +101,15 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 		if code != 0 || !strings.HasPrefix(out, "ok: "+file) {
 			t.Fatalf("backup under load: exit %d\nstdout %q\nstderr %q", code, out, errs)
 		}
+		t.Logf("backup under load: %s%s", out, errs)
 	})
-	if code, _, errs := cmd("backup", "--data", data, file); code != 1 || !strings.Contains(errs, "exists") {
+	if code, _, errs := yerpCmd(ctx, append(append([]string{"backup"}, storeArgs(uri, data)...), file)...); code != 1 || !strings.Contains(errs, "exists") {
 		t.Fatalf("a backup over an existing file: exit %d, %q", code, errs)
 	}
-	if code, _, errs := cmd("restore", "--data", restored, file); code != 0 {
-		t.Fatalf("restore into an empty folder: exit %d\n%s", code, errs)
-	}
-	if code, out, errs := cmd("verify", "--data", restored); code != 0 || out != verifyOK+"\n" {
-		t.Fatalf("verify of the restored store: exit %d\nstdout %q\nstderr %q", code, out, errs)
-	}
 
-	// Record by record: the restored store is the source as it was when the
-	// backup began. Collections: the receipts, their stock ledger and bins.
+	// The source as it is now: the receipts, their stock ledger and bins.
 	source := map[string]map[string]store.Doc{}
-	withEngine(t, "", data, func(st store.Store, _ *packages.Service, _ *auth.Service, _ *records.Engine) {
+	withEngine(t, uri, data, func(st store.Store, _ *packages.Service, _ *auth.Service, _ *records.Engine) {
 		for _, coll := range []string{"goods_receipt", binsCollection, ledgerCollection} {
 			source[coll] = map[string]store.Doc{}
 			for _, d := range findAll(t, st, coll, nil) {
@@ -109,30 +117,65 @@ func TestBackupUnderLoadRestores(t *testing.T) {
 			}
 		}
 	})
-	withEngine(t, "", restored, func(st store.Store, _ *packages.Service, _ *auth.Service, _ *records.Engine) {
-		for coll, docs := range source {
-			got := findAll(t, st, coll, nil)
-			if len(got) == 0 || len(got) > len(docs) {
-				t.Errorf("%s: %d documents restored, the source has %d now", coll, len(got), len(docs))
+	for _, target := range targets {
+		if code, out, errs := yerpCmd(ctx, append([]string{"restore"}, append(target, file)...)...); code != 0 {
+			t.Fatalf("restore %v: exit %d\n%s%s", target, code, out, errs)
+		}
+		if code, out, errs := yerpCmd(ctx, append([]string{"verify"}, target...)...); code != 0 || out != verifyOK+"\n" {
+			t.Fatalf("verify of the store restored by %v: exit %d\nstdout %q\nstderr %q", target, code, out, errs)
+		}
+		// Record by record: the restored store is the source as it was when
+		// the backup began.
+		tURI, tData := "", ""
+		if target[0] == "--store" {
+			tURI = target[1]
+		} else {
+			tData = target[1]
+		}
+		if tURI != "" {
+			if code, _, errs := yerpCmd(ctx, "restore", "--store", tURI, file); code != 1 || !strings.Contains(errs, "empty database") {
+				t.Fatalf("a restore into a database that holds documents: exit %d, %q", code, errs)
 			}
-			for _, d := range got {
-				src, ok := docs[d.ID()]
-				if !ok || src.Version() < d.Version() {
-					t.Errorf("%s/%s: restored at version %d, the source has %v", coll, d.ID(), d.Version(), src)
+		}
+		withEngine(t, tURI, tData, func(st store.Store, _ *packages.Service, _ *auth.Service, _ *records.Engine) {
+			for coll, docs := range source {
+				got := findAll(t, st, coll, nil)
+				if len(got) == 0 || len(got) > len(docs) {
+					t.Errorf("%v: %s: %d documents restored, the source has %d now", target, coll, len(got), len(docs))
+				}
+				for _, d := range got {
+					src, ok := docs[d.ID()]
+					if !ok || src.Version() < d.Version() {
+						t.Errorf("%v: %s/%s: restored at version %d, the source has %v", target, coll, d.ID(), d.Version(), src)
+					}
 				}
 			}
-		}
-		for _, id := range before {
-			d, err := st.Get(ctx, "goods_receipt", id)
-			if err != nil || d["state"] != "received" {
-				t.Errorf("receipt %s, received before the backup began: %v, %v", id, d, err)
+			for _, id := range before {
+				d, err := st.Get(ctx, "goods_receipt", id)
+				if err != nil || d["state"] != "received" {
+					t.Errorf("%v: receipt %s, received before the backup began: %v, %v", target, id, d, err)
+				}
 			}
-		}
-	})
+		})
+	}
 	if len(before) < 40 {
 		t.Fatalf("only %d receipts before the backup", len(before))
 	}
+}
 
+// yerpCmd runs a yerp command in this process.
+func yerpCmd(ctx context.Context, args ...string) (int, string, string) {
+	var stdout, stderr syncBuffer
+	code := run(ctx, args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// restoreRefusals: a store in place is not replaced without --force; with
+// it, it is kept; a file that is not a yerp store is refused before
+// anything moves.
+func restoreRefusals(t *testing.T, dir, restored, file string) {
+	ctx := context.Background()
+	cmd := func(args ...string) (int, string, string) { return yerpCmd(ctx, args...) }
 	// A store in place is not replaced without --force; with it, it is kept.
 	if code, _, errs := cmd("restore", "--data", restored, file); code != 1 || !strings.Contains(errs, "--force") {
 		t.Fatalf("restore over a store: exit %d, %q", code, errs)

@@ -456,7 +456,7 @@ func (u *unanswered) pop(entity string) string {
 }
 
 // worker creates records of entity and takes their transition, until the
-// server is gone. Now and then it takes the transition of an older draft
+// server is gone or killed is set. Now and then it takes the transition of an older draft
 // instead: its earlier attempt may have been cut by a kill.
 func worker(t *testing.T, c *client, fx crashFixture, rng *rand.Rand, entity, transition string, maxQty int, killed *atomic.Bool, stats *loadStats, retry *unanswered) {
 	type ref struct {
@@ -469,7 +469,7 @@ func worker(t *testing.T, c *client, fx crashFixture, rng *rand.Rand, entity, tr
 			t.Errorf("%s before the kill: %v", what, err)
 		}
 	}
-	for {
+	for !killed.Load() { // the kill follows; the two-server test just stops
 		var rec ref
 		retried := false
 		if id := retry.pop(entity); id != "" {

@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +30,7 @@ import (
 	"github.com/yerp/yerp/engine/records"
 	"github.com/yerp/yerp/engine/reports"
 	"github.com/yerp/yerp/engine/store"
+	"github.com/yerp/yerp/engine/store/metered"
 	"github.com/yerp/yerp/engine/store/mongo"
 	"github.com/yerp/yerp/engine/store/sqlite"
 	"github.com/yerp/yerp/server"
@@ -107,9 +107,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on (host:port)")
 	data, storeURI := storeFlags(fs)
 	demo := fs.Bool("demo", false, "install the template catalog and a small demo data set (users for each role, with printed passwords)")
-	backupDir := fs.String("backup-dir", "", "folder of scheduled backups of the SQLite store (yerp-YYYYMMDD-HHMMSS.db); empty: none")
+	backupDir := fs.String("backup-dir", "", "folder of scheduled backups of the store, SQLite store files (yerp-YYYYMMDD-HHMMSS.db); empty: none")
 	backupEvery := fs.Duration("backup-every", 24*time.Hour, "time between scheduled backups (with --backup-dir)")
 	backupKeep := fs.Int("backup-keep", 14, "scheduled backups kept; older ones are removed (with --backup-dir)")
+	hf := addHTTPFlags(fs) // tls.go
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -117,12 +118,26 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "yerp serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if *backupDir != "" && (*storeURI != "" || *backupEvery < time.Minute || *backupKeep < 1) {
-		fmt.Fprintln(stderr, "yerp serve: --backup-dir backs up the embedded SQLite store (a MongoDB store is backed up with the database's tools), at most once a minute (--backup-every), keeping at least one (--backup-keep)")
+	if *backupDir != "" && (*backupEvery < time.Minute || *backupKeep < 1) {
+		fmt.Fprintln(stderr, "yerp serve: --backup-dir backs up at most once a minute (--backup-every), keeping at least one (--backup-keep)")
+		return 2
+	}
+	proxies, err := hf.trusted()
+	if err != nil {
+		fmt.Fprintf(stderr, "yerp serve: %v\n", err)
+		return 2
+	}
+	tlsConfig, err := hf.tlsConfig()
+	if err != nil {
+		fmt.Fprintf(stderr, "yerp serve: %v\n", err)
+		return 1
+	}
+	log, err := hf.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "yerp serve: %v\n", err)
 		return 2
 	}
 	server.TuneGC()
-	log := slog.New(slog.NewTextHandler(stderr, nil))
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -132,13 +147,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer st.Close()
+	// The services use the store through mst, which measures every call
+	// (/metrics); st itself stays for what only the backend offers.
+	metrics := server.NewMetrics()
+	mst := metered.New(st, metrics)
 
-	svc, err := packages.New(ctx, st, templates.FS)
+	svc, err := packages.New(ctx, mst, templates.FS)
 	if err != nil {
 		fmt.Fprintf(stderr, "yerp serve: templates: %v\n", err)
 		return 1
 	}
-	users, err := auth.New(st, auth.Options{})
+	users, err := auth.New(mst, auth.Options{})
 	if err != nil {
 		fmt.Fprintf(stderr, "yerp serve: users: %v\n", err)
 		return 1
@@ -151,7 +170,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	if created && password != "" {
 		fmt.Fprintf(stderr, "first start: created user admin with the one-time password %s (change it after logging in)\n", password)
 	}
-	eng := records.New(st, svc.Model, records.Options{Users: users, ModelAt: svc.ModelAt})
+	eng := records.New(mst, svc.Model, records.Options{Users: users, ModelAt: svc.ModelAt})
 	// Postings a crash left pending are finished (or rolled back) before serving.
 	if n, err := eng.Recover(ctx, 30*time.Second); err != nil {
 		fmt.Fprintf(stderr, "yerp serve: recover postings: %v\n", err)
@@ -171,13 +190,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "yerp serve: listen on %s: %v (use --addr to pick another address)\n", *addr, err)
 		return 1
 	}
-	deps := server.Deps{Store: st, Auth: users, Records: eng, Packages: svc, Reports: reports.New(st, eng, svc.Model, nil), Info: server.Info{Version: version, Store: kind}}
+	deps := server.Deps{Store: mst, Auth: users, Records: eng, Packages: svc, Reports: reports.New(mst, eng, svc.Model, nil), Info: server.Info{Version: version, Store: kind},
+		Log: log, Metrics: metrics, MetricsPublic: *hf.metricsPublic, TrustedProxies: proxies, SecureCookies: *hf.secureCookies || tlsConfig != nil}
 	app := server.New(deps)
 	if err := ui.Mount(app, deps); err != nil {
 		fmt.Fprintf(stderr, "yerp serve: %v\n", err)
 		return 1
 	}
-	log.Info("yerp serving", "url", "http://"+ln.Addr().String(), "store", kind, "version", version)
+	ln, url := listen(ln, tlsConfig)
+	log.Info("yerp serving", "url", url, "store", kind, "version", version)
 
 	// The query planner's statistics (SQLite): now, every hour, and at the end.
 	optimize := func(ctx context.Context) {
@@ -217,9 +238,33 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 	}()
 
-	// Scheduled backups (SQLite): one every --backup-every, the newest
+	// Template versions published, rolled back, installed or uninstalled by
+	// another process over the same store are served within a second.
+	go func() {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if changed, err := svc.Refresh(ctx); err != nil {
+					log.Warn("refresh of the active templates failed", "err", err)
+				} else if changed {
+					log.Info("templates changed by another process", "packages", len(svc.Model().Packages))
+				}
+			}
+		}
+	}()
+
+	// Scheduled backups: one every --backup-every, the newest
 	// --backup-keep kept.
-	if b, ok := st.(backuper); ok && *backupDir != "" {
+	// A MongoDB store is copied behind the backup fence (backup_mongo.go).
+	var b backuper = fencedBackuper{st}
+	if own, ok := st.(backuper); ok {
+		b = own
+	}
+	if *backupDir != "" {
 		go func() {
 			tick := time.NewTicker(*backupEvery)
 			defer tick.Stop()
