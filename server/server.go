@@ -87,8 +87,13 @@ func New(d Deps) *fiber.App {
 		IdleTimeout:  2 * time.Minute,
 		// The largest default attachment (records.DefaultMaxFile) and its
 		// multipart framing fit; a larger body is refused with 413.
-		BodyLimit:    records.DefaultMaxFile + 1<<20,
-		ErrorHandler: errorHandler,
+		BodyLimit: records.DefaultMaxFile + 1<<20,
+		// The request line and headers may take 32 KiB (fasthttp's default is
+		// 4 KiB): a list's filter travels in the query string, and one naming
+		// a few dozen customers by id is longer than 4 KiB. Beyond it the
+		// server answers 431 and closes the connection.
+		ReadBufferSize: 32 << 10,
+		ErrorHandler:   errorHandler,
 		// Params, queries and headers are otherwise views into a buffer that
 		// the next request reuses; the engine and the stores keep some of them
 		// (a collection name from :entity in the SQLite catalog).
