@@ -63,6 +63,8 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	asJSON := fs.Bool("json", false, "print the results as one JSON object")
 	asMarkdown := fs.Bool("markdown", false, "print the results as Markdown tables (for docs/performance.md)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
+	self, _ := os.Executable()
+	serveBin := fs.String("serve-bin", self, "the yerp binary whose \"yerp serve\" the create scenario also loads in a process of its own, to measure the server's memory alone (\"\": not measured)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -110,7 +112,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	// The stores of the scenarios with large data sets are cached (keyed by
 	// their size) and reused by later commands; the others start fresh.
 	sites := map[string]siteOptions{
-		"create":    {Path: filepath.Join(work, "create.db"), Lines: *lines},
+		"create":    {Path: filepath.Join(work, "create.db"), Lines: *lines, ServeBin: *serveBin},
 		"list":      {Path: filepath.Join(cache, fmt.Sprintf("list-%d-orders-%d-lines-v%d.db", *orders, *lines, benchDataVersion)), Lines: *lines, Cached: true},
 		"ship":      {Path: filepath.Join(work, "ship.db"), Lines: *lines},
 		"inbox":     {Path: filepath.Join(work, "inbox.db"), Lines: *lines},
@@ -224,6 +226,9 @@ type siteOptions struct {
 	// Cached keeps the store at Path between commands: a store whose data set
 	// a previous command completed is reused as it is.
 	Cached bool
+	// ServeBin is the yerp binary the create scenario starts "yerp serve"
+	// from, to measure the server's memory alone; "": not measured.
+	ServeBin string
 }
 
 // benchSite is a store with the sales package installed, a customer, items,
@@ -248,6 +253,7 @@ type benchSite struct {
 	shipSet  *shipSet
 	// createRuns numbers the create scenario's runs (the floor's numbers).
 	createRuns int
+	serveBin   string // see siteOptions.ServeBin
 }
 
 // benchMeta is the collection holding what a cached store's fixtures are.
@@ -271,17 +277,27 @@ func newBenchSite(ctx context.Context, opt siteOptions) (*benchSite, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &benchSite{st: st}
+	b := &benchSite{st: st, serveBin: opt.ServeBin}
 	fail := func(err error) (*benchSite, error) { st.Close(); return nil, err }
 	svc, err := packages.New(ctx, st, templates.FS)
 	if err != nil {
 		return fail(err)
 	}
-	if !reuse {
-		for _, p := range append([]string{"sales"}, opt.Packages...) {
-			if _, err := svc.Install(ctx, p, packages.Options{By: "bench"}); err != nil {
-				return fail(err)
-			}
+	pkgs := append([]string{"sales"}, opt.Packages...)
+	if reuse {
+		pkgs = append([]string{"core"}, pkgs...) // what sales requires, first
+	}
+	for _, p := range pkgs {
+		if !reuse {
+			_, err = svc.Install(ctx, p, packages.Options{By: "bench"})
+		} else {
+			// A cached data set runs the catalog's templates as they are now
+			// (a new report, a changed rule); nothing is published when
+			// they have not changed.
+			_, err = svc.Upgrade(ctx, p, packages.Options{By: "bench"})
+		}
+		if err != nil {
+			return fail(err)
 		}
 	}
 	if b.users, err = auth.New(st, auth.Options{}); err != nil {
@@ -509,7 +525,7 @@ func (b *benchSite) create(ctx context.Context, clients int, d time.Duration) ([
 	if ls, _ := first["lines"].([]any); len(ls) != len(b.items) || first["total"] == nil {
 		return nil, fmt.Errorf("the first order came back as %v", first)
 	}
-	rss := sampleRSS(100 * time.Millisecond)
+	rss := sampleRSS(100*time.Millisecond, "/proc/self/status")
 	lat, errs, took, ferr := runLoad(ctx, clients, d, func(int64) error {
 		return b.request("POST", endpoint, token, body, http.StatusCreated, nil)
 	})
@@ -539,7 +555,14 @@ func (b *benchSite) create(ctx context.Context, clients int, d time.Duration) ([
 	if raw.PerSecond > 0 && viaHTTP.PerSecond > 0 {
 		viaHTTP.Floor, viaHTTP.Ratio = raw.Name, raw.PerSecond/viaHTTP.PerSecond
 	}
-	return []benchResult{viaHTTP, raw}, nil
+	if b.serveBin == "" {
+		return []benchResult{viaHTTP, raw}, nil
+	}
+	served, err := b.createOnServer(ctx, clients, d, token, body)
+	if err != nil {
+		return nil, err
+	}
+	return []benchResult{viaHTTP, raw, served}, nil
 }
 
 // list builds n orders of 200 salespeople (20 below 100,000 orders) (copies of one order the engine

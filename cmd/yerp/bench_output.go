@@ -89,7 +89,7 @@ func printTable(w io.Writer, results []benchResult, runs int) {
 			fmt.Fprintf(w, "%s: %s\n", r.Name, r.Note)
 		}
 		if r.PeakRSS > 0 {
-			fmt.Fprintf(w, "%s: peak RSS %.0f MB (the whole process: server and in-process client)\n", r.Name, r.PeakRSS)
+			fmt.Fprintf(w, "%s: peak RSS %.0f MB (%s)\n", r.Name, r.PeakRSS, rssOf(r.Name))
 		}
 	}
 	for _, r := range results {
@@ -140,7 +140,7 @@ func printMarkdown(w io.Writer, results []benchResult, runs int) {
 			notes = append(notes, fmt.Sprintf("- %s: %s", r.Name, r.Note))
 		}
 		if r.PeakRSS > 0 {
-			notes = append(notes, fmt.Sprintf("- %s: peak RSS %.0f MB (the whole process: server and in-process client)", r.Name, r.PeakRSS))
+			notes = append(notes, fmt.Sprintf("- %s: peak RSS %.0f MB (%s)", r.Name, r.PeakRSS, rssOf(r.Name)))
 		}
 	}
 	if notes != nil {
@@ -216,4 +216,12 @@ func figure(v float64) string {
 		return "-" + b.String()
 	}
 	return b.String()
+}
+
+// rssOf says whose memory a result's peak RSS is.
+func rssOf(name string) string {
+	if strings.Contains(name, "yerp serve process") {
+		return "the yerp serve process alone"
+	}
+	return "the whole process: server and in-process client"
 }

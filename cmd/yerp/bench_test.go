@@ -17,7 +17,8 @@ func TestBenchCommand(t *testing.T) {
 	var stdout, stderr syncBuffer
 	code := run(context.Background(), []string{"bench", "--scenario", "create,list,ship,inbox,report,stocktake,import", "--runs", "2",
 		"--duration", "200ms", "--orders", "2000", "--clients", "4", "--ship-clients", "4", "--lines", "3", "--approvals", "60",
-		"--report-lines", "600", "--stocktake-lines", "30", "--import-rows", "200", "--json", "--data", t.TempDir()}, &stdout, &stderr)
+		"--report-lines", "600", "--stocktake-lines", "30", "--import-rows", "200", "--json", "--data", t.TempDir(),
+		"--serve-bin", buildYerp(t)}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("yerp bench: exit %d\n%s", code, stderr.String())
 	}
@@ -45,8 +46,9 @@ func TestBenchCommand(t *testing.T) {
 			t.Errorf("%s: the median %v is not of the runs %v", r.Name, r.PerSecond, r.Runs)
 		}
 	}
-	for _, want := range []string{"create (HTTP)", "create (raw insert)", "list (HTTP, 2000)", "list (raw find, 2000)", "ship (HTTP, whole order)",
+	for _, want := range []string{"create (HTTP)", "create (raw insert)", "create (HTTP, yerp serve process)", "list (HTTP, 2000)", "list (raw find, 2000)", "ship (HTTP, whole order)",
 		"inbox (HTTP, 60 pending)", "inbox (raw find, 60 pending)",
+		"report (HTTP, sales_by_customer_month)", "report (raw aggregate, sales_by_customer_month)",
 		"report (HTTP, sales_by_customer)", "report (raw aggregate, sales_by_customer)", "report (HTTP, sales_by_month)", "report (raw aggregate, sales_by_month)",
 		"report (HTTP, sales_by_item)", "report (raw aggregate, sales_by_item)",
 		"stocktake entry (HTTP, 20 lines)", "stocktake post (HTTP, 30 lines)", "stocktake floor (30 lines)",
@@ -63,8 +65,11 @@ func TestBenchCommand(t *testing.T) {
 			t.Errorf("%s compared with its floor %s: %+v", name, floor, r)
 		}
 	}
-	if r := names["create (HTTP)"]; r.PeakRSS <= 0 || len(r.Targets) != 3 {
+	if r := names["create (HTTP)"]; r.PeakRSS <= 0 || len(r.Targets) != 2 {
 		t.Errorf("create: peak RSS %v MB, targets %+v", r.PeakRSS, r.Targets)
+	}
+	if r := names["create (HTTP, yerp serve process)"]; r.PeakRSS <= 0 || len(r.Targets) != 2 || r.Targets[1].What != "server RSS ≤ 150 MB" {
+		t.Errorf("create on yerp serve: peak RSS %v MB, targets %+v", r.PeakRSS, r.Targets)
 	}
 	for _, name := range []string{"ship (HTTP, whole order)", "stocktake post (HTTP, 30 lines)"} {
 		if r := names[name]; r.Differences == nil || *r.Differences != 0 {

@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -198,6 +199,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	ln, url := listen(ln, tlsConfig)
+	// Building the models of the installed packages (and the demo data)
+	// leaves a heap of garbage many times the live set: give it back to the
+	// operating system now rather than carry it as resident memory.
+	debug.FreeOSMemory()
 	log.Info("yerp serving", "url", url, "store", kind, "version", version)
 
 	// The query planner's statistics (SQLite): now, every hour, and at the end.
