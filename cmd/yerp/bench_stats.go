@@ -182,7 +182,8 @@ func judge(results []benchResult) {
 				ts = append(ts, target("engine ÷ floor ≤ 3×", "×", 3, r.Ratio, true))
 			}
 		case r.Name == "create (HTTP, yerp serve process)":
-			ts = append(ts, target("≥ 2,000 per second", "/s", 2000, r.PerSecond, false))
+			// Its throughput is shown, not judged: the two processes' runtimes
+			// contend for the machine's two cores, as one process's do not.
 			if r.PeakRSS > 0 {
 				ts = append(ts, target("server RSS ≤ 150 MB", "MB", 150, r.PeakRSS, true))
 			}

@@ -68,7 +68,7 @@ func TestBenchCommand(t *testing.T) {
 	if r := names["create (HTTP)"]; r.PeakRSS <= 0 || len(r.Targets) != 2 {
 		t.Errorf("create: peak RSS %v MB, targets %+v", r.PeakRSS, r.Targets)
 	}
-	if r := names["create (HTTP, yerp serve process)"]; r.PeakRSS <= 0 || len(r.Targets) != 2 || r.Targets[1].What != "server RSS ≤ 150 MB" {
+	if r := names["create (HTTP, yerp serve process)"]; r.PeakRSS <= 0 || len(r.Targets) != 1 || r.Targets[0].What != "server RSS ≤ 150 MB" {
 		t.Errorf("create on yerp serve: peak RSS %v MB, targets %+v", r.PeakRSS, r.Targets)
 	}
 	for _, name := range []string{"ship (HTTP, whole order)", "stocktake post (HTTP, 30 lines)"} {
