@@ -94,6 +94,7 @@ func New(d Deps) *fiber.App {
 		// server answers 431 and closes the connection.
 		ReadBufferSize: 32 << 10,
 		ErrorHandler:   errorHandler,
+		JSONEncoder:    encodeJSON, // encoding/json's bytes, faster (jsonenc.go)
 		// Params, queries and headers are otherwise views into a buffer that
 		// the next request reuses; the engine and the stores keep some of them
 		// (a collection name from :entity in the SQLite catalog).
