@@ -269,7 +269,7 @@ func (a *api) trackingFeedback(c fiber.Ctx) error {
 			return problem(c, fiber.StatusTooManyRequests, trackingText(l, "too_many"), nil)
 		case errors.Is(err, records.ErrLinkGone):
 			c.Set(fiber.HeaderContentType, "application/problem+json; charset=utf-8")
-			return c.Status(fiber.StatusGone).JSON(Problem{Type: "about:blank", Title: trackingText(l, "gone_title"), Status: fiber.StatusGone, Detail: trackingText(l, "gone")}, "application/problem+json; charset=utf-8")
+			return c.Status(fiber.StatusGone).JSON(Problem{Type: "about:blank", Title: trackingText(l, "gone_title"), Status: fiber.StatusGone, Detail: trackingText(l, "gone"), RequestID: RequestID(c)}, "application/problem+json; charset=utf-8")
 		}
 		return fail(c, err)
 	}
