@@ -218,93 +218,59 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 
 	// Every minute: expired sessions, tokens and login counters are removed,
 	// postings left pending by a crashed process are finished, and
-	// idempotency keys past their retention are dropped.
-	go func() {
-		tick := time.NewTicker(time.Minute)
-		defer tick.Stop()
-		for minutes := 1; ; minutes++ {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				if minutes%60 == 0 {
-					optimize(ctx)
-				}
-				if _, err := users.Cleanup(ctx); err != nil {
-					log.Warn("cleanup of expired sessions failed", "err", err)
-				}
-				if _, err := eng.Recover(ctx, time.Minute); err != nil {
-					log.Warn("recovery of pending postings failed", "err", err)
-				}
-				if _, err := eng.PurgeKeys(ctx); err != nil {
-					log.Warn("purge of expired idempotency keys failed", "err", err)
-				}
-			}
+	// idempotency keys past their retention are dropped; every hour the
+	// planner's statistics are refreshed.
+	minutes := 0
+	go every(ctx, time.Minute, func() {
+		if minutes++; minutes%60 == 0 {
+			optimize(ctx)
 		}
-	}()
+		if _, err := users.Cleanup(ctx); err != nil {
+			log.Warn("cleanup of expired sessions failed", "err", err)
+		}
+		if _, err := eng.Recover(ctx, time.Minute); err != nil {
+			log.Warn("recovery of pending postings failed", "err", err)
+		}
+		if _, err := eng.PurgeKeys(ctx); err != nil {
+			log.Warn("purge of expired idempotency keys failed", "err", err)
+		}
+	})
 
 	// Template versions published, rolled back, installed or uninstalled by
 	// another process over the same store are served within a second.
-	go func() {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				if changed, err := svc.Refresh(ctx); err != nil {
-					log.Warn("refresh of the active templates failed", "err", err)
-				} else if changed {
-					log.Info("templates changed by another process", "packages", len(svc.Model().Packages))
-				}
-			}
+	go every(ctx, time.Second, func() {
+		if changed, err := svc.Refresh(ctx); err != nil {
+			log.Warn("refresh of the active templates failed", "err", err)
+		} else if changed {
+			log.Info("templates changed by another process", "packages", len(svc.Model().Packages))
 		}
-	}()
+	})
 
-	// Scheduled backups: one every --backup-every, the newest
-	// --backup-keep kept.
-	// A MongoDB store is copied behind the backup fence (backup_mongo.go).
-	var b backuper = fencedBackuper{st}
-	if own, ok := st.(backuper); ok {
-		b = own
-	}
+	// Scheduled backups: one every --backup-every, the newest --backup-keep
+	// kept. A MongoDB store is copied behind the backup fence
+	// (backup_mongo.go).
 	if *backupDir != "" {
-		go func() {
-			tick := time.NewTicker(*backupEvery)
-			defer tick.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-tick.C:
-					file, err := scheduledBackup(ctx, b, *backupDir, *backupKeep, time.Now())
-					if err != nil {
-						log.Error("scheduled backup failed", "err", err)
-						continue
-					}
-					log.Info("scheduled backup written", "file", file)
-				}
+		var b backuper = fencedBackuper{st}
+		if own, ok := st.(backuper); ok {
+			b = own
+		}
+		go every(ctx, *backupEvery, func() {
+			file, err := scheduledBackup(ctx, b, *backupDir, *backupKeep, time.Now())
+			if err != nil {
+				log.Error("scheduled backup failed", "err", err)
+				return
 			}
-		}()
+			log.Info("scheduled backup written", "file", file)
+		})
 	}
 
 	// Webhooks queued by transitions are delivered every ten seconds, with retries.
-	go func() {
-		client := &http.Client{Timeout: 15 * time.Second}
-		tick := time.NewTicker(10 * time.Second)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-				if _, err := eng.DeliverWebhooks(ctx, client); err != nil {
-					log.Warn("webhook delivery failed", "err", err)
-				}
-			}
+	client := &http.Client{Timeout: 15 * time.Second}
+	go every(ctx, 10*time.Second, func() {
+		if _, err := eng.DeliverWebhooks(ctx, client); err != nil {
+			log.Warn("webhook delivery failed", "err", err)
 		}
-	}()
+	})
 
 	done := make(chan error, 1)
 	go func() {
@@ -327,6 +293,21 @@ func serve(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	log.Info("yerp stopped")
 	return 0
+}
+
+// every calls fn every d until ctx ends; a call that takes longer than d
+// delays the next one.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			fn()
+		}
+	}
 }
 
 // storeFlags adds the flags that choose the store: --data and --store.
