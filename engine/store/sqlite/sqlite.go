@@ -76,9 +76,14 @@ func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
+	// Each connection has its own page cache (six connections: two writers,
+	// four readers), 16 MiB each: 64 MiB each held a server's resident
+	// memory near 200 MB under the create load for no gain in speed (the
+	// operating system caches the file as well; the list over 1,000,000
+	// orders and the reports over 1,000,000 lines ran as fast).
 	dsn := func(extra string) string {
 		q := url.Values{}
-		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(0)", "cache_size(-65536)", "temp_store(MEMORY)"} {
+		for _, p := range []string{"journal_mode(WAL)", "busy_timeout(10000)", "synchronous(NORMAL)", "foreign_keys(0)", "cache_size(-16384)", "temp_store(MEMORY)"} {
 			q.Add("_pragma", p)
 		}
 		if extra != "" {
