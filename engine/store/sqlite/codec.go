@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/yerp/yerp/engine/decimal"
 	"github.com/yerp/yerp/engine/store"
+	"github.com/yerp/yerp/internal/jsontext"
 )
 
 // encode turns a normalized document into the stored JSON: numbers as integers of
@@ -34,7 +34,7 @@ func appendJSONObject(buf []byte, m map[string]any, top bool) ([]byte, error) {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendJSONString(buf, k)
+		buf = jsontext.AppendString(buf, k)
 		buf = append(buf, ':')
 		var err error
 		if buf, err = appendJSONValue(buf, m[k]); err != nil {
@@ -52,7 +52,7 @@ func appendJSONValue(buf []byte, v any) ([]byte, error) {
 	case bool:
 		return strconv.AppendBool(buf, x), nil
 	case string:
-		return appendJSONString(buf, x), nil
+		return jsontext.AppendString(buf, x), nil
 	case decimal.Decimal:
 		n, err := store.ScaledOf(x)
 		if err != nil {
@@ -85,61 +85,6 @@ func appendJSONValue(buf []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(buf, b...), nil
-}
-
-// appendJSONString appends s as a JSON string the way json.Marshal writes it:
-// control characters, <, > and & as \u00XX (or \n, \t, ...), invalid UTF-8
-// as U+FFFD, U+2028 and U+2029 escaped.
-func appendJSONString(buf []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if b := s[i]; b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch b {
-			case '\\', '"':
-				buf = append(buf, '\\', b)
-			case '\b':
-				buf = append(buf, '\\', 'b')
-			case '\f':
-				buf = append(buf, '\\', 'f')
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }
 
 func encodeValue(v any) (any, error) {
