@@ -258,17 +258,30 @@ func PrepareInsert(doc Doc) (Doc, error) {
 // PrepareReplace normalizes doc for Replace and returns it with its id and the
 // expected version.
 func PrepareReplace(doc Doc) (Doc, string, int64, error) {
+	return prepareVersioned(doc, "replace", "the version read")
+}
+
+// PrepareLoad normalizes doc for Dumper.Load, which stores it with its own
+// _id and _v.
+func PrepareLoad(doc Doc) (Doc, error) {
+	d, _, _, err := prepareVersioned(doc, "load", "the document's version")
+	return d, err
+}
+
+// prepareVersioned normalizes doc, which must carry its _id and a version,
+// for op.
+func prepareVersioned(doc Doc, op, version string) (Doc, string, int64, error) {
 	d, err := Normalize(doc)
 	if err != nil {
 		return nil, "", 0, err
 	}
 	id, _ := d[IDField].(string)
 	if id == "" {
-		return nil, "", 0, fmt.Errorf("%w: replace needs the document's _id", ErrInvalid)
+		return nil, "", 0, fmt.Errorf("%w: %s needs the document's _id", ErrInvalid, op)
 	}
 	v, ok := d[VersionField].(int64)
 	if !ok || v < 1 {
-		return nil, "", 0, fmt.Errorf("%w: replace needs the version read (_v), got %v", ErrInvalid, d[VersionField])
+		return nil, "", 0, fmt.Errorf("%w: %s needs %s (_v), got %v", ErrInvalid, op, version, d[VersionField])
 	}
 	return d, id, v, nil
 }

@@ -2,15 +2,12 @@ package mongo
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/yerp/yerp/engine/store"
 )
@@ -56,32 +53,19 @@ func (s *Store) Load(ctx context.Context, coll string, docs []store.Doc) (err er
 	prepared := make([]store.Doc, len(docs))
 	batch := make([]any, len(docs))
 	for i, doc := range docs {
-		d, err := store.Normalize(doc)
+		d, err := store.PrepareLoad(doc)
+		if err == nil {
+			batch[i], err = toBSON(d)
+		}
 		if err != nil {
-			return fmt.Errorf("mongo: load into %s: %w", coll, err)
+			return fmt.Errorf("mongo: load into %s: document %d: %w", coll, i, err)
 		}
-		if id, _ := d[store.IDField].(string); id == "" {
-			return fmt.Errorf("%w: load into %s: document %d has no _id", store.ErrInvalid, coll, i)
-		}
-		if v, ok := d[store.VersionField].(int64); !ok || v < 1 {
-			return fmt.Errorf("%w: load into %s: document %s has no version", store.ErrInvalid, coll, d.ID())
-		}
-		b, err := toBSON(d)
-		if err != nil {
-			return fmt.Errorf("mongo: load into %s: %w", coll, err)
-		}
-		prepared[i], batch[i] = d, b
+		prepared[i] = d
 	}
 	if len(batch) == 0 {
 		return nil
 	}
-	if _, err := c.InsertMany(ctx, batch, options.InsertMany().SetOrdered(true)); err != nil {
-		var bwe mongo.BulkWriteException
-		if errors.As(err, &bwe) && len(bwe.WriteErrors) > 0 {
-			if n := bwe.WriteErrors[0].Index; n >= 0 && n < len(prepared) {
-				err = s.writeError(ctx, coll, prepared[n], true, err)
-			}
-		}
+	if _, err := s.insertOrdered(ctx, c, coll, prepared, batch); err != nil {
 		return fmt.Errorf("mongo: load into %s: %w", coll, err)
 	}
 	return nil

@@ -176,16 +176,7 @@ func (s *Store) InsertMany(ctx context.Context, coll string, docs []store.Doc) (
 		break
 	}
 	if len(batch) > 0 {
-		_, err := c.InsertMany(ctx, batch, options.InsertMany().SetOrdered(true))
-		if err != nil {
-			n := 0
-			var bwe mongo.BulkWriteException
-			if errors.As(err, &bwe) && len(bwe.WriteErrors) > 0 {
-				n = bwe.WriteErrors[0].Index
-				if n >= 0 && n < len(prepared) {
-					err = s.writeError(ctx, coll, prepared[n], true, err)
-				}
-			}
+		if n, err := s.insertOrdered(ctx, c, coll, prepared, batch); err != nil {
 			return n, fmt.Errorf("mongo: insert many %s: document %d: %w", coll, n, err)
 		}
 	}
@@ -193,6 +184,25 @@ func (s *Store) InsertMany(ctx context.Context, coll string, docs []store.Doc) (
 		return len(batch), invalid
 	}
 	return len(batch), nil
+}
+
+// insertOrdered stores batch, the BSON of the documents prepared, with one
+// ordered InsertMany. On a failure it returns how many were stored before it,
+// with the failing document's error as writeError words it.
+func (s *Store) insertOrdered(ctx context.Context, c *mongo.Collection, coll string, prepared []store.Doc, batch []any) (int, error) {
+	_, err := c.InsertMany(ctx, batch, options.InsertMany().SetOrdered(true))
+	if err == nil {
+		return len(batch), nil
+	}
+	n := 0
+	var bwe mongo.BulkWriteException
+	if errors.As(err, &bwe) && len(bwe.WriteErrors) > 0 {
+		n = bwe.WriteErrors[0].Index
+		if n >= 0 && n < len(prepared) {
+			err = s.writeError(ctx, coll, prepared[n], true, err)
+		}
+	}
+	return n, err
 }
 
 // Get returns the document with the given id; see store.Store.

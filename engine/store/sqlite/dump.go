@@ -41,15 +41,9 @@ func (s *Store) Load(ctx context.Context, coll string, docs []store.Doc) (err er
 	defer classified(&err)
 	prepared := make([]store.Doc, len(docs))
 	for i, doc := range docs {
-		d, err := store.Normalize(doc)
+		d, err := store.PrepareLoad(doc)
 		if err != nil {
-			return err
-		}
-		if id, _ := d[store.IDField].(string); id == "" {
-			return fmt.Errorf("%w: load into %s: document %d has no _id", store.ErrInvalid, coll, i)
-		}
-		if v, ok := d[store.VersionField].(int64); !ok || v < 1 {
-			return fmt.Errorf("%w: load into %s: document %s has no version", store.ErrInvalid, coll, d.ID())
+			return fmt.Errorf("sqlite: load into %s: document %d: %w", coll, i, err)
 		}
 		prepared[i] = d
 	}
